@@ -1,0 +1,92 @@
+import { LoupeError, abortError } from '../errors';
+import type { ProgressCallback } from './progress';
+
+export function joinUrl(baseUrl: string, file: string): string {
+  return new URL(file, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`).href;
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
+  /** Module this file belongs to, carried into progress reports. */
+  module?: string;
+}
+
+async function request(url: string, file: string, signal: AbortSignal | undefined): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: signal ?? null });
+  } catch (error) {
+    if (signal?.aborted) throw abortError(`Loading ${file}`);
+    throw new LoupeError('BUNDLE_FETCH_FAILED', `Could not fetch ${url} (${String(error)}). Check the network and that the bundle URL is reachable.`, {
+      details: { url, file },
+      cause: error,
+    });
+  }
+  if (response.status === 404) {
+    throw new LoupeError(
+      'BUNDLE_FILE_MISSING',
+      `The bundle has no ${file}: ${url} answered 404. Check the bundle URL, or pick a dtype whose file the bundle ships.`,
+      { details: { url, file, status: 404 } },
+    );
+  }
+  if (!response.ok) {
+    throw new LoupeError('BUNDLE_FETCH_FAILED', `${url} answered HTTP ${response.status}. Expected 200 with the file ${file}.`, {
+      details: { url, file, status: response.status },
+    });
+  }
+  return response;
+}
+
+/** Fetches one bundle file as bytes, streaming progress as data and honouring the signal. */
+export async function fetchBytes(baseUrl: string, file: string, options: FetchOptions = {}): Promise<Uint8Array> {
+  const url = joinUrl(baseUrl, file);
+  const { signal, onProgress, module } = options;
+  const response = await request(url, file, signal);
+  const header = response.headers.get('content-length');
+  const totalBytes = header === null ? undefined : Number(header);
+  const report = (loadedBytes: number) =>
+    onProgress?.({ stage: 'download', file, loadedBytes, totalBytes, ...(module ? { module } : {}) });
+  if (!response.body) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    report(bytes.byteLength);
+    return bytes;
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  report(0);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.byteLength;
+      report(loaded);
+    }
+  } catch (error) {
+    if (signal?.aborted) throw abortError(`Loading ${file}`);
+    throw new LoupeError('BUNDLE_FETCH_FAILED', `Downloading ${url} failed after ${loaded} bytes (${String(error)}). Retry the load.`, {
+      details: { url, file, loadedBytes: loaded },
+      cause: error,
+    });
+  }
+  const bytes = new Uint8Array(loaded);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+export async function fetchJson(baseUrl: string, file: string, options: FetchOptions = {}): Promise<unknown> {
+  const bytes = await fetchBytes(baseUrl, file, options);
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+  } catch (error) {
+    throw new LoupeError('BUNDLE_CONFIG_INVALID', `${joinUrl(baseUrl, file)} is not valid JSON (${String(error)}). Expected the bundle's ${file}.`, {
+      details: { url: joinUrl(baseUrl, file), file },
+    });
+  }
+}

@@ -1,0 +1,63 @@
+import { LoupeError } from '../errors';
+import type { ModuleName } from './module-names';
+
+export interface GraphSignature {
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+}
+
+function kvNames(prefix: string, layers: number): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < layers; i++) names.push(`${prefix}.${i}.key`, `${prefix}.${i}.value`);
+  return names;
+}
+
+/** The tensor names each module must have in the ecosystem's layout (REFERENCE §5). */
+export function expectedLayout(module: ModuleName, numLayers: number): { required: GraphSignature; optionalInputs: string[] } {
+  switch (module) {
+    case 'vision_encoder':
+      return { required: { inputNames: ['pixel_values'], outputNames: ['image_features'] }, optionalInputs: [] };
+    case 'embed_tokens':
+      return { required: { inputNames: ['input_ids'], outputNames: ['inputs_embeds'] }, optionalInputs: [] };
+    case 'decoder_model_merged':
+      return {
+        required: {
+          inputNames: ['inputs_embeds', 'attention_mask', ...kvNames('past_key_values', numLayers)],
+          outputNames: ['logits', ...kvNames('present', numLayers)],
+        },
+        optionalInputs: ['position_ids'],
+      };
+  }
+}
+
+/**
+ * Checks a session's inputs and outputs against the layout, listing expected vs found,
+ * so a mismatched export fails at load time with a readable message, not mid-generation.
+ */
+export function checkGraphLayout(module: ModuleName, file: string, numLayers: number, found: GraphSignature): void {
+  const { required, optionalInputs } = expectedLayout(module, numLayers);
+  const missingInputs = required.inputNames.filter((name) => !found.inputNames.includes(name));
+  const missingOutputs = required.outputNames.filter((name) => !found.outputNames.includes(name));
+  const allowedInputs = new Set([...required.inputNames, ...optionalInputs]);
+  const unexpectedInputs = found.inputNames.filter((name) => !allowedInputs.has(name));
+  if (missingInputs.length === 0 && missingOutputs.length === 0 && unexpectedInputs.length === 0) return;
+  const list = (names: readonly string[]) => (names.length ? names.join(', ') : '(none)');
+  throw new LoupeError(
+    'GRAPH_LAYOUT_MISMATCH',
+    `${file} does not have the ${module} layout. Expected inputs [${list(required.inputNames)}]` +
+      `${optionalInputs.length ? ` (optional: ${list(optionalInputs)})` : ''} and outputs [${list(required.outputNames)}]; ` +
+      `found inputs [${list(found.inputNames)}] and outputs [${list(found.outputNames)}]. ` +
+      'Re-export the module with the ecosystem tensor names (see README, "Model bundle format").',
+    {
+      details: {
+        file,
+        module,
+        expected: { inputs: required.inputNames, outputs: required.outputNames, optionalInputs },
+        found: { inputs: [...found.inputNames], outputs: [...found.outputNames] },
+        missingInputs,
+        missingOutputs,
+        unexpectedInputs,
+      },
+    },
+  );
+}

@@ -1,0 +1,74 @@
+import { LoupeError } from '../errors';
+import type { KvCache } from './kv-cache';
+import type { LanguageModel } from './language-model';
+
+export type StopReason = 'eos' | 'max-tokens' | 'aborted';
+
+export interface GenerateRequest {
+  /** The whole conversation so far, image placeholders expanded. */
+  ids: readonly number[];
+  features: Float32Array | undefined;
+  maxNewTokens: number;
+  eosTokenIds: readonly number[];
+  pick: (logits: Float32Array) => number;
+  /** Called with every new token; return value ignored. */
+  onToken: (id: number) => void;
+  /** Polled after every decoder step: cancellation lands within one token. */
+  cancelled: () => boolean;
+}
+
+export interface GenerateResult {
+  tokenIds: number[];
+  stopReason: StopReason;
+  promptTokens: number;
+  reusedTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+/** Prefill (reusing what the cache already covers), then one token per step until a stop. */
+export async function generate(model: LanguageModel, cache: KvCache, request: GenerateRequest): Promise<GenerateResult> {
+  const { ids, maxNewTokens } = request;
+  const limit = model.spec.text.maxPositions;
+  if (ids.length + 1 > limit) {
+    throw new LoupeError(
+      'PROMPT_TOO_LONG',
+      `The prompt needs ${ids.length} positions (image tokens included) but the model's context holds ${limit}. ` +
+        'Ask a shorter question, start a new chat, or use fewer visual tokens (a lower resolution or budget).',
+      { details: { promptTokens: ids.length, contextLength: limit } },
+    );
+  }
+  const budget = Math.min(maxNewTokens, limit - ids.length);
+  const plan = cache.prepare(ids);
+  const started = performance.now();
+  let logits = await model.step(ids, cache, request.features);
+  const prefillMs = performance.now() - started;
+  const tokenIds: number[] = [];
+  let stopReason: StopReason = 'max-tokens';
+  const sequence = ids.slice();
+  const decodeStarted = performance.now();
+  for (;;) {
+    if (request.cancelled()) {
+      stopReason = 'aborted';
+      break;
+    }
+    const next = request.pick(logits);
+    if (request.eosTokenIds.includes(next)) {
+      stopReason = 'eos';
+      break;
+    }
+    tokenIds.push(next);
+    request.onToken(next);
+    if (tokenIds.length >= budget) break;
+    sequence.push(next);
+    logits = await model.step(sequence, cache, request.features);
+  }
+  return {
+    tokenIds,
+    stopReason,
+    promptTokens: ids.length,
+    reusedTokens: plan.keep,
+    prefillMs,
+    decodeMs: performance.now() - decodeStarted,
+  };
+}

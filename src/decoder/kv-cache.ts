@@ -1,0 +1,83 @@
+import { ort } from '../device/ort';
+import type { TextModelSpec } from '../bundle';
+import { planPrefix, type PrefixPlan } from './prefix-plan';
+
+/**
+ * The decoder's past keys and values plus the token ids they cover. It owns its tensors:
+ * whatever it replaces or drops is disposed (GPU buffers are freed at once, not by GC).
+ */
+export class KvCache {
+  private tensors = new Map<string, ort.Tensor>();
+  private covered: number[] = [];
+
+  constructor(private readonly spec: TextModelSpec) {}
+
+  get tokens(): readonly number[] {
+    return this.covered;
+  }
+
+  get length(): number {
+    return this.covered.length;
+  }
+
+  private onCpu(): boolean {
+    for (const tensor of this.tensors.values()) if (tensor.location !== 'cpu') return false;
+    return true;
+  }
+
+  /** Decides how much of the cache the next prompt can reuse, and cuts the cache to it. */
+  prepare(next: readonly number[]): PrefixPlan {
+    const plan = planPrefix(this.covered, next, this.onCpu());
+    if (plan.keep === 0) this.clear();
+    else if (plan.truncate) this.truncate(plan.keep);
+    return plan;
+  }
+
+  /** Feeds for `past_key_values.*`: the cached tensors, or zero-length ones when empty. */
+  feeds(): Record<string, ort.Tensor> {
+    const out: Record<string, ort.Tensor> = {};
+    const { numLayers, numKeyValueHeads, headDim } = this.spec;
+    for (let i = 0; i < numLayers; i++) {
+      for (const kind of ['key', 'value']) {
+        const name = `past_key_values.${i}.${kind}`;
+        out[name] = this.tensors.get(name) ?? new ort.Tensor('float32', new Float32Array(0), [1, numKeyValueHeads, 0, headDim]);
+      }
+    }
+    return out;
+  }
+
+  /** Takes ownership of a step's `present.*` outputs, which now cover `tokens`. */
+  update(outputs: Record<string, ort.Tensor>, fed: readonly number[]): void {
+    const next = new Map<string, ort.Tensor>();
+    for (const [name, tensor] of Object.entries(outputs)) {
+      if (name.startsWith('present.')) next.set(name.replace('present.', 'past_key_values.'), tensor);
+    }
+    this.disposeAll();
+    this.tensors = next;
+    this.covered = this.covered.concat(fed);
+  }
+
+  clear(): void {
+    this.disposeAll();
+    this.tensors = new Map();
+    this.covered = [];
+  }
+
+  private truncate(keep: number): void {
+    for (const [name, tensor] of this.tensors) {
+      const [batch = 1, heads = 1, length = 0, dim = 1] = tensor.dims;
+      const data = tensor.data as Float32Array;
+      const out = new Float32Array(batch * heads * keep * dim);
+      for (let h = 0; h < batch * heads; h++) {
+        out.set(data.subarray(h * length * dim, h * length * dim + keep * dim), h * keep * dim);
+      }
+      tensor.dispose();
+      this.tensors.set(name, new ort.Tensor('float32', out, [batch, heads, keep, dim]));
+    }
+    this.covered = this.covered.slice(0, keep);
+  }
+
+  private disposeAll(): void {
+    for (const tensor of this.tensors.values()) tensor.dispose();
+  }
+}

@@ -1,0 +1,63 @@
+import { ort } from '../device/ort';
+import type { BundleSpec } from '../bundle';
+import { LoupeError } from '../errors';
+import { mergeImageFeatures } from '../embeddings';
+import type { KvCache } from './kv-cache';
+
+/** The two text-side graphs and the one step they take together. */
+export class LanguageModel {
+  private readonly hasPositionIds: boolean;
+
+  constructor(
+    readonly spec: BundleSpec,
+    private readonly embedTokens: ort.InferenceSession,
+    private readonly decoder: ort.InferenceSession,
+  ) {
+    this.hasPositionIds = decoder.inputNames.includes('position_ids');
+  }
+
+  async embed(ids: readonly number[]): Promise<Float32Array> {
+    const input = new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [1, ids.length]);
+    const outputs = await this.embedTokens.run({ input_ids: input });
+    const embeds = outputs.inputs_embeds;
+    if (!embeds) throw new LoupeError('INTERNAL', 'embed_tokens produced no inputs_embeds.');
+    const data = (await embeds.getData()) as Float32Array;
+    embeds.dispose();
+    return data;
+  }
+
+  /**
+   * Runs the decoder over `ids.slice(cache.length)` on top of `cache`, merging image
+   * features at placeholder positions. Returns the last position's logits; the cache
+   * takes ownership of the new keys and values.
+   */
+  async step(ids: readonly number[], cache: KvCache, features: Float32Array | undefined): Promise<Float32Array> {
+    const start = cache.length;
+    const fed = ids.slice(start);
+    const hidden = this.spec.text.hiddenSize;
+    const embeds = await this.embed(fed);
+    mergeImageFeatures(ids, start, embeds, hidden, this.spec.imageTokenId, features);
+    const total = ids.length;
+    const feeds: Record<string, ort.Tensor> = {
+      inputs_embeds: new ort.Tensor('float32', embeds, [1, fed.length, hidden]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
+      ...cache.feeds(),
+    };
+    if (this.hasPositionIds) {
+      feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(fed, (_, i) => BigInt(start + i)), [1, fed.length]);
+    }
+    const outputs = await this.decoder.run(feeds);
+    const logits = outputs.logits;
+    if (!logits) throw new LoupeError('INTERNAL', 'decoder_model_merged produced no logits.');
+    const vocab = logits.dims[2] ?? this.spec.text.vocabSize;
+    const all = (await logits.getData()) as Float32Array;
+    const last = all.slice((fed.length - 1) * vocab, fed.length * vocab);
+    logits.dispose();
+    cache.update(outputs, fed);
+    return last;
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.embedTokens.release(), this.decoder.release()]);
+  }
+}

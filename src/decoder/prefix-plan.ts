@@ -1,0 +1,24 @@
+/**
+ * What to do with a KV cache that covers `cached` tokens when the next prompt is `next`:
+ * keep its first `keep` positions and feed `next.slice(keep)`. At least one token is always
+ * fed, because the decoder needs it to produce the next logits.
+ */
+export interface PrefixPlan {
+  keep: number;
+  /** True when the cache must be cut back (only possible where the cache is on the CPU). */
+  truncate: boolean;
+}
+
+export function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+export function planPrefix(cached: readonly number[], next: readonly number[], canTruncate: boolean): PrefixPlan {
+  const common = Math.min(commonPrefixLength(cached, next), next.length - 1);
+  if (common === cached.length) return { keep: common, truncate: false };
+  if (canTruncate && common > 0) return { keep: common, truncate: true };
+  return { keep: 0, truncate: false };
+}

@@ -1,0 +1,130 @@
+import { LoupeError } from '../errors';
+import type { Dtype, ModuleName, Provider } from '../bundle';
+import { checkGraphLayout } from '../bundle';
+import { ort } from './ort';
+
+export type DeviceRequest = 'auto' | 'webgpu' | 'wasm';
+
+/** Which provider actually runs a module, and why, reported per module. */
+export interface ModuleReport {
+  module: ModuleName;
+  file: string;
+  dtype: Dtype;
+  provider: Provider;
+  /** Set when `auto` tried WebGPU first and had to fall back: the reason is never hidden. */
+  fallbackReason?: string;
+  /**
+   * WebGPU only: 'none' when the session was created with CPU fallback disabled, so every
+   * node runs on the GPU; 'some' when a few nodes (usually shape arithmetic) run on the CPU.
+   */
+  cpuNodes: 'none' | 'some' | 'n/a';
+  bytes: number;
+  sessionMs: number;
+}
+
+export interface SessionRequest {
+  module: ModuleName;
+  file: string;
+  dtype: Dtype;
+  bytes: Uint8Array;
+  provider: Provider;
+  numLayers: number;
+  /** Outputs that should stay on the GPU between steps (KV cache). */
+  gpuOutputs?: readonly string[];
+}
+
+export interface CreatedSession {
+  session: ort.InferenceSession;
+  report: ModuleReport;
+}
+
+function baseOptions(request: SessionRequest, strictGpu: boolean): ort.InferenceSession.SessionOptions {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [request.provider],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+  };
+  if (request.provider === 'webgpu') {
+    if (request.gpuOutputs?.length) {
+      options.preferredOutputLocation = Object.fromEntries(request.gpuOutputs.map((name) => [name, 'gpu-buffer' as const]));
+    }
+    if (strictGpu) options.extra = { session: { disable_cpu_ep_fallback: '1' } };
+  }
+  return options;
+}
+
+function looksLikeOnnx(bytes: Uint8Array): boolean {
+  // An ONNX ModelProto starts with field 1 (ir_version, varint): tag byte 0x08.
+  return bytes.byteLength > 16 && bytes[0] === 0x08;
+}
+
+async function tryCreate(request: SessionRequest, strictGpu: boolean): Promise<ort.InferenceSession> {
+  // The runtime may take ownership of the buffer; hand it a copy so a retry can reuse the bytes.
+  return ort.InferenceSession.create(request.bytes.slice(), baseOptions(request, strictGpu));
+}
+
+function sessionError(request: SessionRequest, error: unknown): LoupeError {
+  const text = error instanceof Error ? error.message : String(error);
+  if (!looksLikeOnnx(request.bytes)) {
+    return new LoupeError(
+      'GRAPH_INVALID',
+      `${request.file} (${request.bytes.byteLength} bytes) is not an ONNX model. Expected a protobuf ModelProto; ` +
+        'the file may be truncated, an HTML error page, or a Git LFS pointer. Re-download or re-export it.',
+      { details: { file: request.file, bytes: request.bytes.byteLength }, cause: error },
+    );
+  }
+  return new LoupeError(
+    'GRAPH_INVALID',
+    `onnxruntime-web (${request.provider}) could not load ${request.file}: ${text}. ` +
+      'The file may be truncated or use operators this runtime does not have; re-export it or try another dtype.',
+    { details: { file: request.file, provider: request.provider, bytes: request.bytes.byteLength }, cause: error },
+  );
+}
+
+/**
+ * Creates a session on exactly the provider asked for. On WebGPU it first insists on
+ * every node running on the GPU, then accepts CPU-placed helper nodes and says so.
+ * It never silently lands on another provider: the caller decides about fallback.
+ */
+export async function createSession(request: SessionRequest): Promise<CreatedSession> {
+  const started = performance.now();
+  let session: ort.InferenceSession;
+  let cpuNodes: ModuleReport['cpuNodes'] = 'n/a';
+  if (request.provider === 'webgpu') {
+    try {
+      session = await tryCreate(request, true);
+      cpuNodes = 'none';
+    } catch {
+      try {
+        session = await tryCreate(request, false);
+        cpuNodes = 'some';
+      } catch (error) {
+        throw sessionError(request, error);
+      }
+    }
+  } else {
+    try {
+      session = await tryCreate(request, false);
+    } catch (error) {
+      throw sessionError(request, error);
+    }
+  }
+  try {
+    checkGraphLayout(request.module, request.file, request.numLayers, session);
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+  return {
+    session,
+    report: {
+      module: request.module,
+      file: request.file,
+      dtype: request.dtype,
+      provider: request.provider,
+      cpuNodes,
+      bytes: request.bytes.byteLength,
+      sessionMs: performance.now() - started,
+    },
+  };
+}

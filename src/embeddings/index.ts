@@ -1,0 +1,1 @@
+export { expandImageTokens, mergeImageFeatures } from './image-tokens';

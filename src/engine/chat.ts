@@ -1,0 +1,162 @@
+import * as Comlink from 'comlink';
+import type { ModuleName, Provider } from '../bundle';
+import { LoupeError, abortError } from '../errors';
+import type { ChatMessage } from '../tokens';
+import type { AskResult, LanguageWorkerApi, TokenPiece, VisionWorkerApi } from '../../workers/protocol';
+import { toWorkerSource } from './image-transfer';
+import { PushStream } from './push-stream';
+import type { AnswerPiece, AnswerStats, AskOptions, ImageInput, ImageSummary, SetImageOptions } from './types';
+
+export interface ChatContext {
+  vision: Comlink.Remote<VisionWorkerApi>;
+  language: Comlink.Remote<LanguageWorkerApi>;
+  providers: Record<ModuleName, Provider>;
+  nextRequestId: () => number;
+  imageToken: string;
+}
+
+const DEFAULT_MAX_NEW_TOKENS = 128;
+let nextChatId = 1;
+
+/**
+ * One conversation about (at most) one image. The image is encoded once; every question
+ * after the first reuses its features and, where the prompt allows, the KV cache.
+ */
+export class LoupeChat {
+  private readonly id = nextChatId++;
+  private readonly messages: ChatMessage[] = [];
+  private image: ImageSummary | undefined;
+  private imageUsed = false;
+  private answering = false;
+  private lastStats: AnswerStats | undefined;
+
+  constructor(private readonly context: ChatContext) {}
+
+  /** The conversation so far (user and assistant turns, as sent to the template). */
+  get history(): readonly ChatMessage[] {
+    return this.messages;
+  }
+
+  get stats(): AnswerStats | undefined {
+    return this.lastStats;
+  }
+
+  get imageSummary(): ImageSummary | undefined {
+    return this.image;
+  }
+
+  /** Encodes the image and starts a fresh conversation about it. */
+  async setImage(input: ImageInput, options: SetImageOptions = {}): Promise<ImageSummary> {
+    if (this.answering) throw new LoupeError('BUSY', 'An answer is still streaming; stop it before changing the image.');
+    const { signal, ...overrides } = options;
+    if (signal?.aborted) throw abortError('Setting the image');
+    const requestId = this.context.nextRequestId();
+    const onAbort = () => void this.context.vision.cancel(requestId);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const source = await toWorkerSource(input, globalThis.location?.href ?? 'http://localhost/');
+      const result = await this.context.vision.encode({ requestId, source, overrides });
+      await this.context.language.setImage(this.id, Comlink.transfer(result.features, [result.features.buffer]), result.tokens);
+      this.messages.length = 0;
+      this.imageUsed = false;
+      this.image = {
+        plan: result.plan,
+        visualTokens: result.tokens,
+        decodeMs: result.decodeMs,
+        preprocessMs: result.preprocessMs,
+        encodeMs: result.encodeMs,
+      };
+      return this.image;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Streams the answer to `question` piece by piece. Aborting the signal stops generation
+   * within one token: the stream then throws an `ABORTED` LoupeError, the partial answer
+   * stays in the history, and the chat remains usable.
+   */
+  ask(question: string, options: AskOptions = {}): AsyncIterable<AnswerPiece> {
+    if (this.answering) {
+      throw new LoupeError('BUSY', 'This chat is already answering. Wait for the answer or abort it before asking again.');
+    }
+    if (typeof question !== 'string' || question.trim() === '') {
+      throw new LoupeError('INVALID_ARGUMENT', 'ask() needs a non-empty question string.');
+    }
+    const stream = new PushStream<AnswerPiece>();
+    this.answering = true;
+    void this.run(question, options, stream).finally(() => {
+      this.answering = false;
+    });
+    return stream;
+  }
+
+  private async run(question: string, options: AskOptions, stream: PushStream<AnswerPiece>): Promise<void> {
+    const { signal } = options;
+    const started = performance.now();
+    let firstTokenAt: number | undefined;
+    const requestId = this.context.nextRequestId();
+    const attachImage = this.image !== undefined && !this.imageUsed;
+    const content = attachImage ? `${this.context.imageToken}\n${question}` : question;
+    const messages = [...this.messages, { role: 'user' as const, content }];
+    const onAbort = () => void this.context.language.cancel(requestId);
+    if (signal?.aborted) {
+      stream.fail(abortError('The answer'));
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const onToken = Comlink.proxy((piece: TokenPiece) => {
+      firstTokenAt ??= performance.now();
+      if (piece.text || piece.tokenId !== null) stream.push({ text: piece.text, tokenId: piece.tokenId });
+    });
+    let result: AskResult;
+    try {
+      result = await this.context.language.ask(
+        { requestId, chatId: this.id, messages, maxNewTokens: options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, sampling: options.sampling ?? {} },
+        onToken,
+      );
+    } catch (error) {
+      stream.fail(error);
+      return;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    this.messages.push({ role: 'user', content }, { role: 'assistant', content: result.text });
+    if (attachImage) this.imageUsed = true;
+    this.lastStats = this.statsFor(result, started, firstTokenAt, attachImage);
+    if (result.stopReason === 'aborted') stream.fail(abortError('The answer'));
+    else stream.end();
+  }
+
+  private statsFor(result: AskResult, started: number, firstTokenAt: number | undefined, encodedForThis: boolean): AnswerStats {
+    const decodeSteps = Math.max(result.tokenIds.length - 1, 0);
+    return {
+      stopReason: result.stopReason,
+      tokensGenerated: result.tokenIds.length,
+      promptTokens: result.promptTokens,
+      reusedTokens: result.reusedTokens,
+      imageReused: this.image !== undefined && !encodedForThis,
+      preprocessMs: encodedForThis && this.image ? this.image.decodeMs + this.image.preprocessMs : 0,
+      encodeMs: encodedForThis && this.image ? this.image.encodeMs : 0,
+      prefillMs: result.prefillMs,
+      timeToFirstTokenMs: (firstTokenAt ?? performance.now()) - started,
+      decodeTokensPerSecond: decodeSteps > 0 && result.decodeMs > 0 ? (decodeSteps * 1000) / result.decodeMs : 0,
+      totalMs: performance.now() - started,
+      providers: this.context.providers,
+    };
+  }
+
+  /** Forgets the conversation and the image. */
+  reset(): void {
+    if (this.answering) throw new LoupeError('BUSY', 'Stop the answer before resetting the chat.');
+    this.messages.length = 0;
+    this.image = undefined;
+    this.imageUsed = false;
+    void this.context.language.setImage(this.id, null, 0);
+  }
+
+  close(): void {
+    void this.context.language.closeChat(this.id);
+  }
+}

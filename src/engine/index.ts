@@ -1,0 +1,3 @@
+export { loadModel, LoupeModel } from './load-model';
+export { LoupeChat } from './chat';
+export type * from './types';

@@ -1,0 +1,120 @@
+import * as Comlink from 'comlink';
+import { fetchJson, joinUrl, parseBundleSpec, type LoadProgress, type ModuleName, type Provider } from '../bundle';
+import type { ModuleReport } from '../device';
+import { LoupeError, abortError, asLoupeError } from '../errors';
+import type { LanguageWorkerApi, VisionWorkerApi } from '../../workers/protocol';
+import { LoupeChat } from './chat';
+import { installErrorTransfer } from './comlink-errors';
+import { defaultWasmUrl, defaultWorkers } from './default-workers';
+import type { LoadModelOptions, ModelInfo } from './types';
+
+/** A loaded bundle: two workers, their sessions, and the chats that use them. */
+export class LoupeModel {
+  private disposed = false;
+  private requestCounter = 0;
+
+  constructor(
+    readonly info: ModelInfo,
+    private readonly vision: Comlink.Remote<VisionWorkerApi>,
+    private readonly language: Comlink.Remote<LanguageWorkerApi>,
+    private readonly workers: Worker[],
+  ) {}
+
+  /** Starts a conversation. Chats share the model's sessions; each keeps its own image and cache. */
+  chat(): LoupeChat {
+    if (this.disposed) throw new LoupeError('DISPOSED', 'This model was disposed; call loadModel() again.');
+    const providers = Object.fromEntries(Object.entries(this.info.modules).map(([name, report]) => [name, report.provider])) as Record<ModuleName, Provider>;
+    return new LoupeChat({
+      vision: this.vision,
+      language: this.language,
+      providers,
+      nextRequestId: () => ++this.requestCounter,
+      imageToken: '<image>',
+    });
+  }
+
+  /** Releases the sessions (and GPU memory) and ends the workers. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await Promise.allSettled([this.vision.dispose(), this.language.dispose()]);
+    for (const worker of this.workers) worker.terminate();
+  }
+}
+
+function resolveBase(source: string | URL): string {
+  const href = new URL(String(source), globalThis.location?.href ?? undefined).href;
+  return href.endsWith('/') ? href : `${href}/`;
+}
+
+function watchCrash(worker: Worker, name: string, reject: (error: LoupeError) => void): void {
+  worker.addEventListener('error', (event) => {
+    reject(new LoupeError('WORKER_CRASHED', `The ${name} worker failed to start or crashed: ${event.message || 'no message'}. Reload the page.`));
+  });
+}
+
+/**
+ * Loads a bundle from a base URL (a folder under public/models or any URL with the same
+ * files) into two workers and reports which provider runs each module.
+ */
+export async function loadModel(source: string | URL, options: LoadModelOptions = {}): Promise<LoupeModel> {
+  installErrorTransfer();
+  const started = performance.now();
+  const { signal, onProgress } = options;
+  const baseUrl = resolveBase(source);
+  const fetchOptions = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
+  const report = (progress: LoadProgress) => onProgress?.(progress);
+
+  report({ stage: 'config', loadedBytes: 0, totalBytes: undefined });
+  const [config, generationConfig, preprocessorConfig, tokenizerJson, tokenizerConfig] = await Promise.all([
+    fetchJson(baseUrl, 'config.json', fetchOptions),
+    fetchJson(baseUrl, 'generation_config.json', fetchOptions).catch((error: unknown) => {
+      if (error instanceof LoupeError && error.code === 'BUNDLE_FILE_MISSING') return {};
+      throw error;
+    }),
+    fetchJson(baseUrl, 'preprocessor_config.json', fetchOptions),
+    fetchJson(baseUrl, 'tokenizer.json', fetchOptions),
+    fetchJson(baseUrl, 'tokenizer_config.json', fetchOptions),
+  ]);
+  const spec = parseBundleSpec(baseUrl, { config, generationConfig, preprocessorConfig });
+
+  const factories = options.workers ?? defaultWorkers;
+  const visionWorker = factories.vision();
+  const languageWorker = factories.language();
+  const workers = [visionWorker, languageWorker];
+  const vision = Comlink.wrap<VisionWorkerApi>(visionWorker);
+  const language = Comlink.wrap<LanguageWorkerApi>(languageWorker);
+  const progress = Comlink.proxy(report);
+  const request = {
+    spec,
+    device: options.device ?? 'auto',
+    ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
+    assets: { wasmUrl: options.wasmUrl ?? defaultWasmUrl },
+  };
+
+  let stop: (error: LoupeError) => void = () => undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    stop = reject;
+  });
+  watchCrash(visionWorker, 'vision', stop);
+  watchCrash(languageWorker, 'language', stop);
+  const onAbort = () => stop(abortError('Loading the model'));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (signal?.aborted) throw abortError('Loading the model');
+    const [visionResult, languageResult] = await Promise.race([
+      Promise.all([vision.load(request, progress), language.load({ ...request, tokenizerJson, tokenizerConfig }, progress)]),
+      stopped,
+    ]);
+    const modules = Object.fromEntries(
+      [...visionResult.modules, ...languageResult.modules].map((m: ModuleReport) => [m.module, m]),
+    ) as Record<ModuleName, ModuleReport>;
+    report({ stage: 'ready', loadedBytes: 0, totalBytes: undefined });
+    return new LoupeModel({ baseUrl, spec, modules, gpu: visionResult.gpu, loadMs: performance.now() - started }, vision, language, workers);
+  } catch (error) {
+    for (const worker of workers) worker.terminate();
+    throw asLoupeError(error, 'INTERNAL', `Loading the bundle at ${joinUrl(baseUrl, '')}`);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,85 @@
+import type { BundleSpec, DtypeChoice, ModuleName, Provider, ProgressCallback } from '../bundle';
+import type { DeviceRequest, GpuReport, ModuleReport } from '../device';
+import type { ImagePlan, PlanOverrides } from '../plan';
+import type { SamplingOptions } from '../tokens';
+import type { StopReason } from '../decoder';
+
+export interface WorkerFactories {
+  vision: () => Worker;
+  language: () => Worker;
+}
+
+export interface LoadModelOptions {
+  /** 'auto' (default) uses WebGPU when it works and says when it does not. */
+  device?: DeviceRequest;
+  /** One dtype for all modules or a per-module map, e.g. `{ decoder_model_merged: 'q4' }`. */
+  dtype?: DtypeChoice;
+  onProgress?: ProgressCallback;
+  signal?: AbortSignal;
+  /** Where onnxruntime-web's wasm binary is served from (defaults to the bundled asset). */
+  wasmUrl?: string;
+  /** Custom worker construction, for hosts that serve the worker scripts themselves. */
+  workers?: WorkerFactories;
+}
+
+export interface ModelInfo {
+  baseUrl: string;
+  spec: BundleSpec;
+  /** Which provider and file runs each module, with fallback reasons where any. */
+  modules: Record<ModuleName, ModuleReport>;
+  gpu: GpuReport;
+  loadMs: number;
+}
+
+export type ImageInput =
+  | Blob
+  | ImageBitmap
+  | ImageData
+  | HTMLImageElement
+  | HTMLCanvasElement
+  | OffscreenCanvas
+  | VideoFrame
+  | URL
+  | string;
+
+export interface SetImageOptions extends PlanOverrides {
+  signal?: AbortSignal;
+}
+
+export interface ImageSummary {
+  plan: ImagePlan;
+  visualTokens: number;
+  decodeMs: number;
+  preprocessMs: number;
+  encodeMs: number;
+}
+
+export interface AskOptions {
+  maxNewTokens?: number;
+  sampling?: SamplingOptions;
+  signal?: AbortSignal;
+}
+
+/** One streamed update of an answer. */
+export interface AnswerPiece {
+  text: string;
+  tokenId: number | null;
+}
+
+/** Timings as data, for every answer. */
+export interface AnswerStats {
+  stopReason: StopReason;
+  tokensGenerated: number;
+  promptTokens: number;
+  /** Prompt positions served from the KV cache of earlier turns. */
+  reusedTokens: number;
+  /** True when the image's features came from an earlier encode (no vision run). */
+  imageReused: boolean;
+  preprocessMs: number;
+  encodeMs: number;
+  prefillMs: number;
+  timeToFirstTokenMs: number;
+  decodeTokensPerSecond: number;
+  totalMs: number;
+  providers: Record<ModuleName, Provider>;
+}

@@ -1,0 +1,20 @@
+/** Loupe: high-resolution visual question answering in the browser. */
+export { loadModel, LoupeModel, LoupeChat } from './engine';
+export type {
+  LoadModelOptions,
+  ModelInfo,
+  ImageInput,
+  SetImageOptions,
+  ImageSummary,
+  AskOptions,
+  AnswerPiece,
+  AnswerStats,
+  WorkerFactories,
+} from './engine';
+export { LoupeError, isLoupeError } from './errors';
+export type { LoupeErrorCode } from './errors';
+export type { Dtype, DtypeChoice, ModuleName, Provider, LoadProgress, BundleSpec, StrategyName } from './bundle';
+export type { ModuleReport, GpuReport, DeviceRequest } from './device';
+export type { ImagePlan, PlannedInput, PlanOverrides } from './plan';
+export { planImage } from './plan';
+export type { SamplingOptions, ChatMessage } from './tokens';

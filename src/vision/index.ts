@@ -1,0 +1,2 @@
+export { encodePixels } from './vision-encoder';
+export type { EncodedImage } from './vision-encoder';

@@ -1,0 +1,112 @@
+"""Export the three graphs of the transformers.js LLaVA layout (REFERENCE.md §5):
+`vision_encoder`, `embed_tokens`, `decoder_model_merged`, with the ecosystem's tensor
+names and dynamic axes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+from .loupe_models import LlamaDecoder
+from .tiny_model import TinyConvLlava
+
+OPSET = 17
+
+
+def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], axes: dict) -> onnx.ModelProto:
+    kwargs = dict(
+        input_names=inputs,
+        output_names=outputs,
+        dynamic_axes=axes,
+        opset_version=OPSET,
+        do_constant_folding=True,
+    )
+    # torch >= 2.5 has a dynamo exporter (default in newer releases); the graphs here
+    # are written for, and checked against, the TorchScript tracer.
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False
+    buffer = io.BytesIO()
+    module.eval()
+    with torch.no_grad():
+        torch.onnx.export(module, args, buffer, **kwargs)
+    model = onnx.load_from_string(buffer.getvalue())
+    # The tracer names nodes and tensors after Python source lines; keep the graph
+    # name stable so the bytes do not depend on where this file lives.
+    model.graph.name = path.stem
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return model
+
+
+class _DecoderForExport(nn.Module):
+    """Flat positional signature: past / present as separate named tensors."""
+
+    def __init__(self, decoder: LlamaDecoder):
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, inputs_embeds, attention_mask, position_ids, *past_flat):
+        past = [(past_flat[2 * i], past_flat[2 * i + 1]) for i in range(len(past_flat) // 2)]
+        logits, present = self.decoder(inputs_embeds, attention_mask, position_ids, past)
+        return (logits, *[t for kv in present for t in kv])
+
+
+def export_vision(model: TinyConvLlava, path: Path) -> onnx.ModelProto:
+    # Non-square trace input so neither spatial axis gets baked in as equal to the other.
+    dummy = torch.randn(2, 3, 128, 192, generator=torch.Generator().manual_seed(0))
+    return _export(
+        model.vision,
+        (dummy,),
+        path,
+        ["pixel_values"],
+        ["image_features"],
+        {"pixel_values": {0: "batch_size", 2: "height", 3: "width"}, "image_features": {0: "batch_size", 1: "num_image_tokens"}},
+    )
+
+
+def export_embed(model: TinyConvLlava, path: Path) -> onnx.ModelProto:
+    dummy = torch.tensor([[1, 2, 3], [4, 5, 6]], dtype=torch.long)
+    return _export(
+        model.embed_tokens,
+        (dummy,),
+        path,
+        ["input_ids"],
+        ["inputs_embeds"],
+        {"input_ids": {0: "batch_size", 1: "sequence_length"}, "inputs_embeds": {0: "batch_size", 1: "sequence_length"}},
+    )
+
+
+def export_decoder(model: TinyConvLlava, path: Path) -> onnx.ModelProto:
+    cfg = model.text_cfg
+    batch, past_len, seq = 2, 3, 5  # a non-empty past in the trace; past 0 is checked in ORT
+    gen = torch.Generator().manual_seed(0)
+    kv_shape = (batch, cfg.num_key_value_heads, past_len, cfg.head_dim)
+    past_flat = [torch.randn(kv_shape, generator=gen) for _ in range(2 * cfg.num_hidden_layers)]
+    args = (
+        torch.randn(batch, seq, cfg.hidden_size, generator=gen),
+        torch.ones(batch, past_len + seq, dtype=torch.long),
+        torch.arange(past_len, past_len + seq).repeat(batch, 1),
+        *past_flat,
+    )
+    inputs = ["inputs_embeds", "attention_mask", "position_ids"]
+    outputs = ["logits"]
+    axes = {
+        "inputs_embeds": {0: "batch_size", 1: "sequence_length"},
+        "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+        "position_ids": {0: "batch_size", 1: "sequence_length"},
+        "logits": {0: "batch_size", 1: "sequence_length"},
+    }
+    for i in range(cfg.num_hidden_layers):
+        for kind in ("key", "value"):
+            inputs.append(f"past_key_values.{i}.{kind}")
+            outputs.append(f"present.{i}.{kind}")
+            axes[inputs[-1]] = {0: "batch_size", 2: "past_sequence_length"}
+            axes[outputs[-1]] = {0: "batch_size", 2: "total_sequence_length"}
+    return _export(_DecoderForExport(model.decoder), args, path, inputs, outputs, axes)

@@ -1,0 +1,137 @@
+import { selectDtypes, type BundleSpec } from '../src/bundle';
+import { chooseProvider, configureOrt, loadModuleSession } from '../src/device';
+import { KvCache, LanguageModel, generate } from '../src/decoder';
+import { expandImageTokens } from '../src/embeddings';
+import { LoupeError } from '../src/errors';
+import { BundleTokenizer, TextStream, createSampler } from '../src/tokens';
+import { CancelRegistry, TaskQueue, requireLoaded } from './cancellation';
+import { releaseCallback } from './release';
+import type { AskRequest, AskResult, LanguageWorkerApi, ProgressSink, TokenPiece, TokenSink, WorkerLoadRequest, WorkerLoadResult } from './protocol';
+
+interface ChatState {
+  features: Float32Array | null;
+  visualTokens: number;
+  cache: KvCache;
+  busy: boolean;
+}
+
+/** Tokens -> embeddings -> decoder -> tokens, inside the language worker. */
+export class LanguageService implements LanguageWorkerApi {
+  private model: LanguageModel | undefined;
+  private tokenizer: BundleTokenizer | undefined;
+  private spec: BundleSpec | undefined;
+  private readonly chats = new Map<number, ChatState>();
+  private readonly cancels = new CancelRegistry();
+  private readonly queue = new TaskQueue();
+
+  async load(
+    request: WorkerLoadRequest & { tokenizerJson: unknown; tokenizerConfig: unknown },
+    onProgress: ProgressSink,
+  ): Promise<WorkerLoadResult> {
+    configureOrt(request.assets);
+    this.tokenizer = BundleTokenizer.fromFiles(request.tokenizerJson, request.tokenizerConfig);
+    const choice = await chooseProvider(request.device);
+    const spec = request.spec;
+    const dtypes = selectDtypes({ provider: choice.provider, shaderF16: choice.gpu.shaderF16 }, spec.declaredDtypes, request.dtype);
+    const common = { baseUrl: spec.baseUrl, choice, numLayers: spec.text.numLayers, onProgress: (p: Parameters<ProgressSink>[0]) => onProgress(p) };
+    const presentNames: string[] = [];
+    for (let i = 0; i < spec.text.numLayers; i++) presentNames.push(`present.${i}.key`, `present.${i}.value`);
+    const embed = await loadModuleSession({ ...common, module: 'embed_tokens', dtype: dtypes.embed_tokens });
+    let decoder;
+    try {
+      decoder = await loadModuleSession({ ...common, module: 'decoder_model_merged', dtype: dtypes.decoder_model_merged, gpuOutputs: presentNames });
+    } catch (error) {
+      await embed.session.release();
+      throw error;
+    }
+    for (const created of [embed, decoder]) {
+      if (choice.reason && created.report.provider === 'wasm' && !created.report.fallbackReason) created.report.fallbackReason = choice.reason;
+    }
+    this.model = new LanguageModel(spec, embed.session, decoder.session);
+    this.spec = spec;
+    releaseCallback(onProgress);
+    return { modules: [embed.report, decoder.report], gpu: choice.gpu };
+  }
+
+  private chat(chatId: number): ChatState {
+    let state = this.chats.get(chatId);
+    if (!state) {
+      state = { features: null, visualTokens: 0, cache: new KvCache(requireLoaded(this.spec, 'language model').text), busy: false };
+      this.chats.set(chatId, state);
+    }
+    return state;
+  }
+
+  setImage(chatId: number, features: Float32Array | null, tokens: number): void {
+    const state = this.chat(chatId);
+    if (state.busy) throw new LoupeError('BUSY', 'An answer is still streaming in this chat; stop it before changing the image.');
+    state.cache.clear();
+    state.features = features;
+    state.visualTokens = tokens;
+  }
+
+  ask(request: AskRequest, onToken: TokenSink): Promise<AskResult> {
+    const state = this.chat(request.chatId);
+    if (state.busy) {
+      return Promise.reject(
+        new LoupeError('BUSY', 'This chat is already answering a question. Wait for the answer or stop it, then ask again.'),
+      );
+    }
+    state.busy = true;
+    this.cancels.begin(request.requestId);
+    return this.queue
+      .run(() => this.answer(state, request, onToken))
+      .finally(() => {
+        releaseCallback(onToken);
+        state.busy = false;
+        this.cancels.end(request.requestId);
+      });
+  }
+
+  private async answer(state: ChatState, request: AskRequest, onToken: TokenSink): Promise<AskResult> {
+    const model = requireLoaded(this.model, 'language model');
+    const tokenizer = requireLoaded(this.tokenizer, 'tokenizer');
+    const spec = model.spec;
+    const prompt = tokenizer.encodeChat(request.messages);
+    const hasPlaceholder = prompt.includes(spec.imageTokenId);
+    if (hasPlaceholder && !state.features) {
+      throw new LoupeError('IMAGE_REQUIRED', 'The prompt refers to an image but none is set in this chat. Call setImage() first.');
+    }
+    const ids = expandImageTokens(prompt, spec.imageTokenId, state.visualTokens);
+    const stream = new TextStream((tokens) => tokenizer.decode(tokens));
+    // Callbacks travel on their own port; waiting for the last one before answering keeps
+    // every piece ahead of the result. Ports deliver in order, so the last one suffices.
+    let delivered: unknown = undefined;
+    const send = (piece: TokenPiece) => {
+      delivered = onToken(piece);
+    };
+    const result = await generate(model, state.cache, {
+      ids,
+      features: state.features ?? undefined,
+      maxNewTokens: request.maxNewTokens,
+      eosTokenIds: spec.generation.eosTokenIds,
+      pick: createSampler(request.sampling),
+      onToken: (tokenId) => send({ tokenId, text: stream.push(tokenId) }),
+      cancelled: () => this.cancels.isCancelled(request.requestId),
+    });
+    const tail = stream.flush();
+    if (tail) send({ tokenId: null, text: tail });
+    await delivered;
+    return { ...result, text: stream.text };
+  }
+
+  cancel(requestId: number): void {
+    this.cancels.cancel(requestId);
+  }
+
+  closeChat(chatId: number): void {
+    this.chats.get(chatId)?.cache.clear();
+    this.chats.delete(chatId);
+  }
+
+  async dispose(): Promise<void> {
+    for (const id of [...this.chats.keys()]) this.closeChat(id);
+    await this.model?.release();
+    this.model = undefined;
+  }
+}

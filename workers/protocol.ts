@@ -1,0 +1,80 @@
+import type { BundleSpec, DtypeChoice, LoadProgress } from '../src/bundle';
+import type { DeviceRequest, GpuReport, ModuleReport, RuntimeAssets } from '../src/device';
+import type { WorkerImageSource } from '../src/pixels';
+import type { ImagePlan, PlanOverrides } from '../src/plan';
+import type { ChatMessage, SamplingOptions } from '../src/tokens';
+import type { StopReason } from '../src/decoder';
+
+/** What both workers receive to load their part of a bundle. */
+export interface WorkerLoadRequest {
+  spec: BundleSpec;
+  device: DeviceRequest;
+  dtype?: DtypeChoice;
+  assets: RuntimeAssets;
+}
+
+export interface WorkerLoadResult {
+  modules: ModuleReport[];
+  gpu: GpuReport;
+}
+
+export interface EncodeRequest {
+  requestId: number;
+  source: WorkerImageSource;
+  overrides?: PlanOverrides;
+}
+
+export interface EncodeResult {
+  /** [tokens, hidden] row-major; transferred, not copied. */
+  features: Float32Array;
+  tokens: number;
+  hidden: number;
+  plan: ImagePlan;
+  decodeMs: number;
+  preprocessMs: number;
+  encodeMs: number;
+}
+
+export interface AskRequest {
+  requestId: number;
+  chatId: number;
+  messages: ChatMessage[];
+  maxNewTokens: number;
+  sampling: SamplingOptions;
+}
+
+/** One streamed update: the token and the text that became final with it. */
+export interface TokenPiece {
+  /** null only for a final flush of bytes that never completed a character. */
+  tokenId: number | null;
+  text: string;
+}
+
+export interface AskResult {
+  tokenIds: number[];
+  text: string;
+  stopReason: StopReason;
+  promptTokens: number;
+  reusedTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+export type ProgressSink = (progress: LoadProgress) => void;
+export type TokenSink = (piece: TokenPiece) => void;
+
+export interface VisionWorkerApi {
+  load(request: WorkerLoadRequest, onProgress: ProgressSink): Promise<WorkerLoadResult>;
+  encode(request: EncodeRequest): Promise<EncodeResult>;
+  cancel(requestId: number): void;
+  dispose(): Promise<void>;
+}
+
+export interface LanguageWorkerApi {
+  load(request: WorkerLoadRequest & { tokenizerJson: unknown; tokenizerConfig: unknown }, onProgress: ProgressSink): Promise<WorkerLoadResult>;
+  setImage(chatId: number, features: Float32Array | null, tokens: number): void;
+  ask(request: AskRequest, onToken: TokenSink): Promise<AskResult>;
+  cancel(requestId: number): void;
+  closeChat(chatId: number): void;
+  dispose(): Promise<void>;
+}
