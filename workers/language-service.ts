@@ -93,11 +93,10 @@ export class LanguageService implements LanguageWorkerApi {
     const tokenizer = requireLoaded(this.tokenizer, 'tokenizer');
     const spec = model.spec;
     const prompt = tokenizer.encodeChat(request.messages);
-    const hasPlaceholder = prompt.includes(spec.imageTokenId);
-    if (hasPlaceholder && !state.features) {
+    if (prompt.includes(spec.imageTokenId) && !state.features) {
       throw new LoupeError('IMAGE_REQUIRED', 'The prompt refers to an image but none is set in this chat. Call setImage() first.');
     }
-    const ids = expandImageTokens(prompt, spec.imageTokenId, state.visualTokens);
+    const expanded = expandImageTokens(prompt, spec.imageTokenId, state.visualTokens);
     const stream = new TextStream((tokens) => tokenizer.decode(tokens));
     // Callbacks travel on their own port; waiting for the last one before answering keeps
     // every piece ahead of the result. Ports deliver in order, so the last one suffices.
@@ -106,8 +105,8 @@ export class LanguageService implements LanguageWorkerApi {
       delivered = onToken(piece);
     };
     const result = await generate(model, state.cache, {
-      ids,
-      features: state.features ?? undefined,
+      ids: expanded.ids,
+      image: expanded.image && state.features ? { span: expanded.image, features: state.features } : undefined,
       maxNewTokens: request.maxNewTokens,
       eosTokenIds: spec.generation.eosTokenIds,
       pick: createSampler(request.sampling),

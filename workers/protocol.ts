@@ -58,6 +58,7 @@ export interface AskResult {
   reusedTokens: number;
   prefillMs: number;
   decodeMs: number;
+  kvCacheLocation: string;
 }
 
 export type ProgressSink = (progress: LoadProgress) => void;

@@ -1,13 +1,14 @@
 import { LoupeError } from '../errors';
 import type { KvCache } from './kv-cache';
-import type { LanguageModel } from './language-model';
+import type { ImageInSequence, LanguageModel } from './language-model';
+import { yieldToEventLoop } from './yield';
 
 export type StopReason = 'eos' | 'max-tokens' | 'aborted';
 
 export interface GenerateRequest {
   /** The whole conversation so far, image placeholders expanded. */
   ids: readonly number[];
-  features: Float32Array | undefined;
+  image: ImageInSequence | undefined;
   maxNewTokens: number;
   eosTokenIds: readonly number[];
   pick: (logits: Float32Array) => number;
@@ -24,6 +25,7 @@ export interface GenerateResult {
   reusedTokens: number;
   prefillMs: number;
   decodeMs: number;
+  kvCacheLocation: string;
 }
 
 /** Prefill (reusing what the cache already covers), then one token per step until a stop. */
@@ -39,15 +41,16 @@ export async function generate(model: LanguageModel, cache: KvCache, request: Ge
     );
   }
   const budget = Math.min(maxNewTokens, limit - ids.length);
-  const plan = cache.prepare(ids);
+  const plan = await cache.prepare(ids);
   const started = performance.now();
-  let logits = await model.step(ids, cache, request.features);
+  let logits = await model.step(ids, cache, request.image);
   const prefillMs = performance.now() - started;
   const tokenIds: number[] = [];
   let stopReason: StopReason = 'max-tokens';
   const sequence = ids.slice();
   const decodeStarted = performance.now();
   for (;;) {
+    await yieldToEventLoop();
     if (request.cancelled()) {
       stopReason = 'aborted';
       break;
@@ -61,7 +64,7 @@ export async function generate(model: LanguageModel, cache: KvCache, request: Ge
     request.onToken(next);
     if (tokenIds.length >= budget) break;
     sequence.push(next);
-    logits = await model.step(sequence, cache, request.features);
+    logits = await model.step(sequence, cache, request.image);
   }
   return {
     tokenIds,
@@ -70,5 +73,6 @@ export async function generate(model: LanguageModel, cache: KvCache, request: Ge
     reusedTokens: plan.keep,
     prefillMs,
     decodeMs: performance.now() - decodeStarted,
+    kvCacheLocation: cache.location,
   };
 }

@@ -16,20 +16,21 @@ export class KvCache {
     return this.covered;
   }
 
+  /** Where the cache lives between steps: 'gpu-buffer' on WebGPU, 'cpu' on wasm. */
+  get location(): ort.Tensor.DataLocation | 'empty' {
+    const first = this.tensors.values().next();
+    return first.done ? 'empty' : first.value.location;
+  }
+
   get length(): number {
     return this.covered.length;
   }
 
-  private onCpu(): boolean {
-    for (const tensor of this.tensors.values()) if (tensor.location !== 'cpu') return false;
-    return true;
-  }
-
   /** Decides how much of the cache the next prompt can reuse, and cuts the cache to it. */
-  prepare(next: readonly number[]): PrefixPlan {
-    const plan = planPrefix(this.covered, next, this.onCpu());
+  async prepare(next: readonly number[]): Promise<PrefixPlan> {
+    const plan = planPrefix(this.covered, next);
     if (plan.keep === 0) this.clear();
-    else if (plan.truncate) this.truncate(plan.keep);
+    else if (plan.truncate) await this.truncate(plan.keep);
     return plan;
   }
 
@@ -63,10 +64,15 @@ export class KvCache {
     this.covered = [];
   }
 
-  private truncate(keep: number): void {
+  /**
+   * Keeps the first `keep` positions. GPU-resident caches are read back once and cut on
+   * the CPU; the next step uploads the shorter cache. That costs one copy of the cache,
+   * far less than prefilling the shared prefix again.
+   */
+  private async truncate(keep: number): Promise<void> {
     for (const [name, tensor] of this.tensors) {
       const [batch = 1, heads = 1, length = 0, dim = 1] = tensor.dims;
-      const data = tensor.data as Float32Array;
+      const data = (await tensor.getData()) as Float32Array;
       const out = new Float32Array(batch * heads * keep * dim);
       for (let h = 0; h < batch * heads; h++) {
         out.set(data.subarray(h * length * dim, h * length * dim + keep * dim), h * keep * dim);

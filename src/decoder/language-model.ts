@@ -1,8 +1,14 @@
 import { ort } from '../device/ort';
 import type { BundleSpec } from '../bundle';
 import { LoupeError } from '../errors';
-import { mergeImageFeatures } from '../embeddings';
+import { mergeImageFeatures, type ImageSpan } from '../embeddings';
 import type { KvCache } from './kv-cache';
+
+/** An image's features and the positions they occupy in the sequence. */
+export interface ImageInSequence {
+  span: ImageSpan;
+  features: Float32Array;
+}
 
 /** The two text-side graphs and the one step they take together. */
 export class LanguageModel {
@@ -31,12 +37,12 @@ export class LanguageModel {
    * features at placeholder positions. Returns the last position's logits; the cache
    * takes ownership of the new keys and values.
    */
-  async step(ids: readonly number[], cache: KvCache, features: Float32Array | undefined): Promise<Float32Array> {
+  async step(ids: readonly number[], cache: KvCache, image?: ImageInSequence): Promise<Float32Array> {
     const start = cache.length;
     const fed = ids.slice(start);
     const hidden = this.spec.text.hiddenSize;
     const embeds = await this.embed(fed);
-    mergeImageFeatures(ids, start, embeds, hidden, this.spec.imageTokenId, features);
+    mergeImageFeatures(embeds, start, fed.length, hidden, image?.span, image?.features);
     const total = ids.length;
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', embeds, [1, fed.length, hidden]),

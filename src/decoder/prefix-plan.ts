@@ -5,7 +5,7 @@
  */
 export interface PrefixPlan {
   keep: number;
-  /** True when the cache must be cut back (only possible where the cache is on the CPU). */
+  /** True when the cache holds more than the shared prefix and must be cut back. */
   truncate: boolean;
 }
 
@@ -16,9 +16,7 @@ export function commonPrefixLength(a: readonly number[], b: readonly number[]): 
   return i;
 }
 
-export function planPrefix(cached: readonly number[], next: readonly number[], canTruncate: boolean): PrefixPlan {
-  const common = Math.min(commonPrefixLength(cached, next), next.length - 1);
-  if (common === cached.length) return { keep: common, truncate: false };
-  if (canTruncate && common > 0) return { keep: common, truncate: true };
-  return { keep: 0, truncate: false };
+export function planPrefix(cached: readonly number[], next: readonly number[]): PrefixPlan {
+  const keep = Math.min(commonPrefixLength(cached, next), next.length - 1);
+  return { keep: Math.max(keep, 0), truncate: keep > 0 && keep < cached.length };
 }

@@ -1,51 +1,59 @@
 import { LoupeError } from '../errors';
 
-/**
- * Repeats the single `<image>` placeholder once per visual token, as the ecosystem's
- * layout expects (REFERENCE §5). A prompt without an image keeps no placeholder.
- */
-export function expandImageTokens(ids: readonly number[], imageTokenId: number, visualTokens: number): number[] {
-  const out: number[] = [];
-  let seen = 0;
-  for (const id of ids) {
-    if (id !== imageTokenId) {
-      out.push(id);
-      continue;
-    }
-    seen++;
-    if (seen > 1) {
-      throw new LoupeError('INVALID_ARGUMENT', 'The prompt holds more than one <image> placeholder; a Loupe chat carries exactly one image.');
-    }
-    for (let i = 0; i < visualTokens; i++) out.push(imageTokenId);
-  }
-  return out;
+/** Where the image's rows sit in a sequence: `length` consecutive positions from `start`. */
+export interface ImageSpan {
+  start: number;
+  length: number;
+}
+
+export interface ExpandedPrompt {
+  ids: number[];
+  image: ImageSpan | undefined;
 }
 
 /**
- * Overwrites the rows of `embeds` (the embeddings of `ids[start..]`) that sit at image
- * placeholder positions with consecutive rows of `features`. Image rows are counted from
- * the start of the full sequence, so a slice that resumes after a cached prefix still
- * picks the right feature rows.
+ * Repeats the single `<image>` placeholder once per visual token, as the ecosystem's
+ * layout expects (REFERENCE §5), and records where the image sits. Positions are what
+ * identify image rows from here on: a generated token that happens to share the
+ * placeholder id is text, not image.
+ */
+export function expandImageTokens(ids: readonly number[], imageTokenId: number, visualTokens: number): ExpandedPrompt {
+  const at = ids.indexOf(imageTokenId);
+  if (at === -1) return { ids: ids.slice(), image: undefined };
+  if (ids.indexOf(imageTokenId, at + 1) !== -1) {
+    throw new LoupeError(
+      'INVALID_ARGUMENT',
+      'The prompt holds more than one <image> placeholder; a Loupe chat carries exactly one image. Remove "<image>" from the question.',
+    );
+  }
+  const expanded = [...ids.slice(0, at), ...new Array<number>(visualTokens).fill(imageTokenId), ...ids.slice(at + 1)];
+  return { ids: expanded, image: { start: at, length: visualTokens } };
+}
+
+/**
+ * Overwrites the rows of `embeds` (the embeddings of positions `start .. start + rows`)
+ * that fall inside the image span with the matching rows of `features`, so a slice that
+ * resumes after a cached prefix still picks the right feature rows.
  */
 export function mergeImageFeatures(
-  ids: readonly number[],
-  start: number,
   embeds: Float32Array,
+  start: number,
+  rows: number,
   hidden: number,
-  imageTokenId: number,
+  span: ImageSpan | undefined,
   features: Float32Array | undefined,
 ): void {
-  let row = 0;
-  for (let p = 0; p < start; p++) if (ids[p] === imageTokenId) row++;
-  for (let p = start; p < ids.length; p++) {
-    if (ids[p] !== imageTokenId) continue;
-    if (!features || (row + 1) * hidden > features.length) {
-      throw new LoupeError(
-        'INTERNAL',
-        `The prompt has more image placeholders than image features (${features ? features.length / hidden : 0} rows). Set the image again.`,
-      );
-    }
+  if (!span) return;
+  if (!features || features.length !== span.length * hidden) {
+    throw new LoupeError(
+      'INTERNAL',
+      `The image span holds ${span.length} tokens but ${features ? features.length / hidden : 0} feature rows are set. Set the image again.`,
+    );
+  }
+  const from = Math.max(start, span.start);
+  const to = Math.min(start + rows, span.start + span.length);
+  for (let p = from; p < to; p++) {
+    const row = p - span.start;
     embeds.set(features.subarray(row * hidden, (row + 1) * hidden), (p - start) * hidden);
-    row++;
   }
 }

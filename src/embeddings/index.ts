@@ -1,1 +1,2 @@
 export { expandImageTokens, mergeImageFeatures } from './image-tokens';
+export type { ImageSpan, ExpandedPrompt } from './image-tokens';

@@ -74,8 +74,9 @@ export class LoupeChat {
 
   /**
    * Streams the answer to `question` piece by piece. Aborting the signal stops generation
-   * within one token: the stream then throws an `ABORTED` LoupeError, the partial answer
-   * stays in the history, and the chat remains usable.
+   * within one token: no piece is yielded after the abort, the stream then throws an
+   * `ABORTED` LoupeError, the history keeps what the model generated before it stopped,
+   * and the chat remains usable.
    */
   ask(question: string, options: AskOptions = {}): AsyncIterable<AnswerPiece> {
     if (this.answering) {
@@ -86,13 +87,27 @@ export class LoupeChat {
     }
     const stream = new PushStream<AnswerPiece>();
     this.answering = true;
-    void this.run(question, options, stream).finally(() => {
-      this.answering = false;
-    });
+    // The chat is free again before the consumer sees the end, so it may ask right away.
+    const settle = {
+      end: () => {
+        this.answering = false;
+        stream.end();
+      },
+      fail: (error: unknown) => {
+        this.answering = false;
+        stream.fail(error);
+      },
+    };
+    void this.run(question, options, stream, settle).catch(settle.fail);
     return stream;
   }
 
-  private async run(question: string, options: AskOptions, stream: PushStream<AnswerPiece>): Promise<void> {
+  private async run(
+    question: string,
+    options: AskOptions,
+    stream: PushStream<AnswerPiece>,
+    settle: { end: () => void; fail: (error: unknown) => void },
+  ): Promise<void> {
     const { signal } = options;
     const started = performance.now();
     let firstTokenAt: number | undefined;
@@ -100,14 +115,18 @@ export class LoupeChat {
     const attachImage = this.image !== undefined && !this.imageUsed;
     const content = attachImage ? `${this.context.imageToken}\n${question}` : question;
     const messages = [...this.messages, { role: 'user' as const, content }];
-    const onAbort = () => void this.context.language.cancel(requestId);
+    const onAbort = () => {
+      stream.discardBuffered();
+      void this.context.language.cancel(requestId);
+    };
     if (signal?.aborted) {
-      stream.fail(abortError('The answer'));
+      settle.fail(abortError('The answer'));
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
     const onToken = Comlink.proxy((piece: TokenPiece) => {
       firstTokenAt ??= performance.now();
+      if (signal?.aborted) return;
       if (piece.text || piece.tokenId !== null) stream.push({ text: piece.text, tokenId: piece.tokenId });
     });
     let result: AskResult;
@@ -117,7 +136,7 @@ export class LoupeChat {
         onToken,
       );
     } catch (error) {
-      stream.fail(error);
+      settle.fail(error);
       return;
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -125,8 +144,8 @@ export class LoupeChat {
     this.messages.push({ role: 'user', content }, { role: 'assistant', content: result.text });
     if (attachImage) this.imageUsed = true;
     this.lastStats = this.statsFor(result, started, firstTokenAt, attachImage);
-    if (result.stopReason === 'aborted') stream.fail(abortError('The answer'));
-    else stream.end();
+    if (result.stopReason === 'aborted') settle.fail(abortError('The answer'));
+    else settle.end();
   }
 
   private statsFor(result: AskResult, started: number, firstTokenAt: number | undefined, encodedForThis: boolean): AnswerStats {
@@ -143,6 +162,7 @@ export class LoupeChat {
       timeToFirstTokenMs: (firstTokenAt ?? performance.now()) - started,
       decodeTokensPerSecond: decodeSteps > 0 && result.decodeMs > 0 ? (decodeSteps * 1000) / result.decodeMs : 0,
       totalMs: performance.now() - started,
+      kvCacheLocation: result.kvCacheLocation,
       providers: this.context.providers,
     };
   }

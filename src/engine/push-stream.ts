@@ -21,6 +21,11 @@ export class PushStream<T> implements AsyncIterable<T> {
     }
   }
 
+  /** Drops values not yet taken (a stopped answer shows nothing after the stop). */
+  discardBuffered(): void {
+    this.buffer.length = 0;
+  }
+
   end(): void {
     this.done = true;
     if (this.waiting) {

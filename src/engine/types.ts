@@ -81,5 +81,7 @@ export interface AnswerStats {
   timeToFirstTokenMs: number;
   decodeTokensPerSecond: number;
   totalMs: number;
+  /** Where the KV cache stayed between decoder steps ('gpu-buffer' on WebGPU). */
+  kvCacheLocation: string;
   providers: Record<ModuleName, Provider>;
 }

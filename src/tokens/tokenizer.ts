@@ -48,8 +48,11 @@ export class BundleTokenizer {
 
   /** Renders the chat template and tokenizes it, ending with the assistant's turn prompt. */
   encodeChat(messages: ChatMessage[]): number[] {
-    const text = this.renderChat(messages);
-    // The template already holds the special tokens it wants (e.g. bos), so none are added.
+    return this.encode(this.renderChat(messages));
+  }
+
+  /** Plain text to ids. The chat template already holds the special tokens it wants (bos), so none are added. */
+  encode(text: string): number[] {
     const encoded = this.tokenizer.encode(text, { add_special_tokens: false }) as unknown;
     if (!Array.isArray(encoded)) throw new LoupeError('INTERNAL', 'The tokenizer returned no token ids.');
     return (encoded as (number | bigint)[]).map(Number);

@@ -1,0 +1,36 @@
+import { defineConfig } from '@playwright/test';
+
+/** Debian's Chromium by default (Playwright's own browser download is not used); override with LOUPE_CHROMIUM. */
+const executablePath = process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium';
+const port = Number(process.env.LOUPE_E2E_PORT ?? 5199);
+
+export default defineConfig({
+  testDir: 'e2e',
+  testMatch: '*.spec.ts',
+  timeout: 180_000,
+  expect: { timeout: 60_000 },
+  workers: 1,
+  reporter: process.env.CI ? [['list']] : [['list']],
+  outputDir: 'test-results',
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    launchOptions: {
+      executablePath,
+      args: [
+        '--no-sandbox',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+        // Real WebGPU on SwiftShader when no GPU is present.
+        '--enable-unsafe-webgpu',
+      ],
+    },
+  },
+  webServer: {
+    command: `npx vite --port ${port} --strictPort --host 127.0.0.1`,
+    url: `http://127.0.0.1:${port}/e2e/harness/runtime.html`,
+    reuseExistingServer: !process.env.CI,
+    timeout: 120_000,
+  },
+});
