@@ -27,6 +27,16 @@ test('a missing bundle names the URL that answered 404', async ({ page }) => {
   expect(error!.details.url).toMatch(/\/models\/no-such-bundle\/(config|generation_config|preprocessor_config|tokenizer|tokenizer_config)\.json$/);
 });
 
+test('a server that answers a missing file with its HTML page is reported as a missing file', async ({ page }) => {
+  await page.context().route('**/tiny-random-convllava/onnx/decoder_model_merged.onnx', (route) =>
+    route.fulfill({ body: '<!doctype html><title>App</title>', contentType: 'text/html; charset=utf-8' }),
+  );
+  await openHarness(page);
+  const error = await loadError(page, BUNDLE);
+  expect(error).toMatchObject({ code: 'BUNDLE_FILE_MISSING', details: { status: 200 } });
+  expect(error!.message).toMatch(/decoder_model_merged\.onnx answered with an HTML page/);
+});
+
 test('a dtype whose file the bundle lacks names that file', async ({ page }) => {
   await openHarness(page);
   const error = await loadError(page, BUNDLE, { dtype: { decoder_model_merged: 'q8' } });
@@ -40,7 +50,7 @@ test('a truncated ONNX file and a non-ONNX file are GRAPH_INVALID errors naming 
     route.fulfill({ body: real.subarray(0, real.length >> 1), contentType: 'application/octet-stream' }),
   );
   await page.context().route('**/tiny-random-convllava/onnx/embed_tokens.onnx', (route) =>
-    route.fulfill({ body: '<!doctype html><title>Not here</title>', contentType: 'text/html' }),
+    route.fulfill({ body: '<!doctype html><title>Not here</title>', contentType: 'application/octet-stream' }),
   );
   await openHarness(page);
   const truncated = await loadError(page, BUNDLE, { dtype: 'fp32' });

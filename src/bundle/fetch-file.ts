@@ -30,6 +30,16 @@ async function request(url: string, file: string, signal: AbortSignal | undefine
       { details: { url, file, status: 404 } },
     );
   }
+  // Single-page-app hosts answer unknown paths with index.html and status 200.
+  const type = response.headers.get('content-type') ?? '';
+  if (response.ok && type.startsWith('text/html') && !file.endsWith('.html')) {
+    throw new LoupeError(
+      'BUNDLE_FILE_MISSING',
+      `The bundle has no ${file}: ${url} answered with an HTML page (a server fallback), not the file. ` +
+        'Check the bundle URL, or pick a dtype whose file the bundle ships.',
+      { details: { url, file, status: response.status, contentType: type } },
+    );
+  }
   if (!response.ok) {
     throw new LoupeError('BUNDLE_FETCH_FAILED', `${url} answered HTTP ${response.status}. Expected 200 with the file ${file}.`, {
       details: { url, file, status: response.status },

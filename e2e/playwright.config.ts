@@ -5,13 +5,13 @@ const executablePath = process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium';
 const port = Number(process.env.LOUPE_E2E_PORT ?? 5199);
 
 export default defineConfig({
-  testDir: 'e2e',
+  testDir: '.',
   testMatch: '*.spec.ts',
   timeout: 180_000,
   expect: { timeout: 60_000 },
   workers: 1,
   reporter: process.env.CI ? [['list']] : [['list']],
-  outputDir: 'test-results',
+  outputDir: '../test-results',
   use: {
     baseURL: `http://127.0.0.1:${port}`,
     launchOptions: {
@@ -30,6 +30,7 @@ export default defineConfig({
   webServer: {
     command: `npx vite --port ${port} --strictPort --host 127.0.0.1`,
     url: `http://127.0.0.1:${port}/e2e/harness/runtime.html`,
+    cwd: '..',
     reuseExistingServer: !process.env.CI,
     timeout: 120_000,
   },

@@ -1,0 +1,150 @@
+import { isLoupeError, loadModel, type LoupeChat, type LoupeModel } from '..';
+import { formatModel, formatProgress, formatStats } from './format';
+
+/** The static demo: load a bundle, pick an image, ask, watch the answer stream. */
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const modelForm = $<HTMLFormElement>('model-form');
+const modelStatus = $('model-status');
+const askForm = $<HTMLFormElement>('ask-form');
+const askButton = $<HTMLButtonElement>('ask');
+const stopButton = $<HTMLButtonElement>('stop');
+const question = $<HTMLInputElement>('question');
+const conversation = $('conversation');
+const stats = $('stats');
+const imageStatus = $('image-status');
+const preview = $<HTMLCanvasElement>('preview');
+const drop = $('drop');
+
+let model: LoupeModel | undefined;
+let chat: LoupeChat | undefined;
+let hasImage = false;
+let stopper: AbortController | undefined;
+
+function describe(error: unknown): string {
+  if (isLoupeError(error)) return error.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function refresh(): void {
+  askButton.disabled = !chat || stopper !== undefined;
+  stopButton.disabled = stopper === undefined;
+}
+
+function addTurn(role: 'user' | 'assistant' | 'error', text: string): HTMLLIElement {
+  const item = document.createElement('li');
+  item.className = role;
+  // Model output is text, never HTML.
+  item.textContent = text;
+  conversation.append(item);
+  item.scrollIntoView({ block: 'nearest' });
+  return item;
+}
+
+async function load(url: string, device: 'auto' | 'webgpu' | 'wasm'): Promise<void> {
+  await model?.dispose();
+  model = undefined;
+  chat = undefined;
+  refresh();
+  try {
+    model = await loadModel(url, { device, onProgress: (p) => (modelStatus.textContent = formatProgress(p)) });
+    chat = model.chat();
+    hasImage = false;
+    conversation.replaceChildren();
+    modelStatus.textContent = formatModel(model.info);
+  } catch (error) {
+    modelStatus.textContent = `Could not load the model: ${describe(error)}`;
+  }
+  refresh();
+}
+
+async function showPreview(blob: Blob): Promise<void> {
+  const bitmap = await createImageBitmap(blob);
+  const scale = Math.min(preview.width / bitmap.width, preview.height / bitmap.height, 1);
+  const context = preview.getContext('2d')!;
+  context.clearRect(0, 0, preview.width, preview.height);
+  context.drawImage(bitmap, 0, 0, bitmap.width * scale, bitmap.height * scale);
+  bitmap.close();
+}
+
+async function useImage(blob: Blob, name: string): Promise<void> {
+  if (!chat) {
+    imageStatus.textContent = 'Load a model first.';
+    return;
+  }
+  imageStatus.textContent = `Encoding ${name}…`;
+  try {
+    const summary = await chat.setImage(blob);
+    await showPreview(blob).catch(() => undefined);
+    hasImage = true;
+    conversation.replaceChildren();
+    const input = summary.plan.inputs[0]!;
+    imageStatus.textContent =
+      `${name}: ${summary.plan.imageWidth}×${summary.plan.imageHeight} → ${input.width}×${input.height} (${summary.plan.strategy}), ` +
+      `${summary.visualTokens} visual tokens, encoded in ${summary.encodeMs.toFixed(0)} ms.`;
+  } catch (error) {
+    imageStatus.textContent = `That image could not be used: ${describe(error)}`;
+  }
+}
+
+async function ask(text: string): Promise<void> {
+  if (!chat || !text.trim()) return;
+  stopper = new AbortController();
+  refresh();
+  addTurn('user', text);
+  const answer = addTurn('assistant', '');
+  answer.setAttribute('aria-busy', 'true');
+  try {
+    for await (const piece of chat.ask(text, { maxNewTokens: 64, signal: stopper.signal })) answer.textContent += piece.text;
+    stats.textContent = chat.stats ? formatStats(chat.stats) : '';
+  } catch (error) {
+    if (isLoupeError(error, 'ABORTED')) {
+      answer.textContent += ' [stopped]';
+      stats.textContent = chat.stats ? formatStats(chat.stats) : '';
+    } else {
+      addTurn('error', describe(error));
+    }
+  } finally {
+    answer.removeAttribute('aria-busy');
+    stopper = undefined;
+    refresh();
+  }
+}
+
+modelForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const data = new FormData(modelForm);
+  void load(String(data.get('url')), String(data.get('device')) as 'auto' | 'webgpu' | 'wasm');
+});
+askForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (!hasImage) addTurn('error', 'No image yet: the question is answered from text alone.');
+  void ask(question.value);
+});
+stopButton.addEventListener('click', () => stopper?.abort());
+$<HTMLInputElement>('file').addEventListener('change', (event) => {
+  const file = (event.target as HTMLInputElement).files?.[0];
+  if (file) void useImage(file, file.name);
+});
+$('sample').addEventListener('click', () => {
+  void fetch(new URL('samples/shapes-200x150.png', document.baseURI))
+    .then((r) => r.blob())
+    .then((blob) => useImage(blob, 'sample'));
+});
+drop.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (event) => {
+  event.preventDefault();
+  drop.classList.remove('over');
+  const file = event.dataTransfer?.files[0];
+  if (file) void useImage(file, file.name);
+});
+window.addEventListener('paste', (event) => {
+  const file = [...(event.clipboardData?.files ?? [])].find((f) => f.type.startsWith('image/'));
+  if (file) void useImage(file, 'pasted image');
+});
+
+void load($<HTMLInputElement>('model-url').value, 'auto');

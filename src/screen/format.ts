@@ -1,0 +1,43 @@
+import type { AnswerStats, LoadProgress, ModelInfo } from '..';
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export function formatProgress(p: LoadProgress): string {
+  const size = p.totalBytes ? `${formatBytes(p.loadedBytes)} / ${formatBytes(p.totalBytes)}` : formatBytes(p.loadedBytes);
+  switch (p.stage) {
+    case 'download':
+      return `Downloading ${p.file ?? ''} — ${size}`;
+    case 'session':
+      return `Preparing ${p.file ?? ''}`;
+    case 'ready':
+      return 'Ready.';
+    default:
+      return `Loading ${p.stage}…`;
+  }
+}
+
+export function formatModel(info: ModelInfo): string {
+  const modules = Object.values(info.modules)
+    .map((m) => `${m.module}: ${m.provider} (${m.dtype})${m.fallbackReason ? ` — fell back: ${m.fallbackReason}` : ''}`)
+    .join(' · ');
+  const gpu = info.gpu.available
+    ? `GPU ${info.gpu.adapter?.vendor || 'adapter'} ${info.gpu.adapter?.architecture ?? ''}, max binding ${formatBytes(info.gpu.limits?.maxStorageBufferBindingSize ?? 0)}`
+    : `no WebGPU (${info.gpu.reason ?? 'n/a'})`;
+  return `Loaded in ${Math.round(info.loadMs)} ms. ${modules}. ${gpu}.`;
+}
+
+export function formatStats(s: AnswerStats): string {
+  const image = s.imageReused ? 'image features reused' : `preprocess ${s.preprocessMs.toFixed(0)} ms · encode ${s.encodeMs.toFixed(0)} ms`;
+  return [
+    image,
+    `first token ${s.timeToFirstTokenMs.toFixed(0)} ms`,
+    `${s.decodeTokensPerSecond.toFixed(1)} tokens/s`,
+    `${s.tokensGenerated} tokens (${s.stopReason})`,
+    `${s.reusedTokens}/${s.promptTokens} prompt tokens from cache`,
+    `decoder on ${s.providers.decoder_model_merged}, vision on ${s.providers.vision_encoder}`,
+  ].join(' · ');
+}
