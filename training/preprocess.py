@@ -1,7 +1,7 @@
-"""The golden test image and the reference ConvLLaVA preprocessing (REFERENCE.md §1).
+"""The golden test image and the reference preprocessing steps (REFERENCE.md §1-3).
 
 This is the Python side the browser's pixel code is compared against, so it uses
-PIL exactly as the released processor does: pad to square, bicubic resize, CLIP norm.
+PIL exactly as the released processors do: pad to square, bicubic resize, normalise.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ from PIL import Image, ImageDraw
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 PAD_COLOR = (122, 116, 104)  # int(CLIP_MEAN * 255)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+Fill = tuple[int, int, int]
 
 
 def make_test_image(width: int = 200, height: int = 150) -> Image.Image:
@@ -36,7 +40,20 @@ def make_test_image(width: int = 200, height: int = 150) -> Image.Image:
     return image
 
 
-def pad_to_square(image: Image.Image, fill: tuple[int, int, int] = PAD_COLOR) -> Image.Image:
+def flatten_alpha(image: Image.Image, fill: Fill) -> Image.Image:
+    """RGB of `image`; transparent pixels become `fill` (Loupe's stated behaviour).
+
+    Integer maths, round half up: (c*a + fill*(255-a) + 127) // 255, so the browser can
+    reproduce it exactly instead of inheriting a canvas's premultiplied rounding."""
+    if "A" not in image.getbands() and "transparency" not in image.info:
+        return image.convert("RGB")
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.int32)
+    alpha = rgba[..., 3:4]
+    rgb = (rgba[..., :3] * alpha + np.array(fill, dtype=np.int32) * (255 - alpha) + 127) // 255
+    return Image.fromarray(rgb.astype(np.uint8), "RGB")
+
+
+def pad_to_square(image: Image.Image, fill: Fill = PAD_COLOR) -> Image.Image:
     w, h = image.size
     if w == h:
         return image
@@ -49,6 +66,11 @@ def pad_to_square(image: Image.Image, fill: tuple[int, int, int] = PAD_COLOR) ->
 def preprocess_square(image: Image.Image, resolution: int) -> np.ndarray:
     """-> float32 NCHW [1, 3, resolution, resolution]."""
     square = pad_to_square(image.convert("RGB")).resize((resolution, resolution), Image.BICUBIC)
-    pixels = np.asarray(square, dtype=np.float32) / 255.0
-    pixels = (pixels - np.array(CLIP_MEAN, dtype=np.float32)) / np.array(CLIP_STD, dtype=np.float32)
+    return normalise(square, CLIP_MEAN, CLIP_STD)
+
+
+def normalise(image: Image.Image, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """8-bit RGB -> float32 NCHW [1, 3, H, W]: /255, then (x - mean) / std, all in float32."""
+    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    pixels = (pixels - np.array(mean, dtype=np.float32)) / np.array(std, dtype=np.float32)
     return np.ascontiguousarray(pixels.transpose(2, 0, 1)[None], dtype=np.float32)

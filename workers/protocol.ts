@@ -33,6 +33,17 @@ export interface EncodeResult {
   decodeMs: number;
   preprocessMs: number;
   encodeMs: number;
+  /** Peak bytes preprocessing held besides the decoded image and its output tensors. */
+  workingBytes: number;
+}
+
+/** What the model sees, as 8-bit RGB per planned input (derived inputs have none). */
+export interface RenderResult {
+  plan: ImagePlan;
+  inputs: ({ rgb: Uint8Array; width: number; height: number } | null)[];
+  workingBytes: number;
+  decodeMs: number;
+  preprocessMs: number;
 }
 
 export interface AskRequest {
@@ -67,6 +78,7 @@ export type TokenSink = (piece: TokenPiece) => void;
 export interface VisionWorkerApi {
   load(request: WorkerLoadRequest, onProgress: ProgressSink): Promise<WorkerLoadResult>;
   encode(request: EncodeRequest): Promise<EncodeResult>;
+  render(request: EncodeRequest): Promise<RenderResult>;
   cancel(requestId: number): void;
   dispose(): Promise<void>;
 }

@@ -1,20 +1,28 @@
 import * as Comlink from 'comlink';
 import { selectDtypes, type BundleSpec } from '../src/bundle';
-import { chooseProvider, configureOrt, loadModuleSession, type ModuleReport } from '../src/device';
+import { chooseProvider, configureOrt, loadModuleSession, type GpuReport } from '../src/device';
 import type { ort } from '../src/device/ort';
 import { abortError } from '../src/errors';
-import { decodeImage, renderInputTensor } from '../src/pixels';
-import { planImage } from '../src/plan';
-import { encodePixels } from '../src/vision';
+import { decodeImage, renderPlan, type PlanPixels } from '../src/pixels';
+import { outputSize, planImage, type ImagePlan } from '../src/plan';
+import { encodePlan } from '../src/vision';
 import { CancelRegistry, TaskQueue, requireLoaded } from './cancellation';
 import { releaseCallback } from './release';
-import type { EncodeRequest, EncodeResult, ProgressSink, VisionWorkerApi, WorkerLoadRequest, WorkerLoadResult } from './protocol';
+import type { EncodeRequest, EncodeResult, ProgressSink, RenderResult, VisionWorkerApi, WorkerLoadRequest, WorkerLoadResult } from './protocol';
+
+interface Prepared {
+  plan: ImagePlan;
+  pixels: PlanPixels;
+  decodeMs: number;
+  preprocessMs: number;
+}
 
 /** Image -> plan -> pixels -> vision graph, inside the vision worker. */
 export class VisionService implements VisionWorkerApi {
   private session: ort.InferenceSession | undefined;
   private spec: BundleSpec | undefined;
-  private report: ModuleReport | undefined;
+  private gpu: GpuReport | undefined;
+  private provider: 'webgpu' | 'wasm' = 'wasm';
   private readonly cancels = new CancelRegistry();
   private readonly queue = new TaskQueue();
 
@@ -33,41 +41,73 @@ export class VisionService implements VisionWorkerApi {
     if (choice.reason && created.report.provider === 'wasm' && !created.report.fallbackReason) created.report.fallbackReason = choice.reason;
     this.session = created.session;
     this.spec = request.spec;
-    this.report = created.report;
+    this.gpu = choice.gpu;
+    this.provider = created.report.provider;
     releaseCallback(onProgress);
     return { modules: [created.report], gpu: choice.gpu };
   }
 
-  encode(request: EncodeRequest): Promise<EncodeResult> {
+  /** Decode, plan (with this device's limits) and render: everything before the graph. */
+  private async prepare(request: EncodeRequest, signal: AbortSignal): Promise<Prepared> {
+    const spec = requireLoaded(this.spec, 'vision encoder');
+    const t0 = performance.now();
+    const image = await decodeImage(request.source, signal);
+    try {
+      const t1 = performance.now();
+      if (signal.aborted) throw abortError('Setting the image');
+      const limits = this.provider === 'webgpu' && this.gpu?.limits ? { maxStorageBufferBindingSize: this.gpu.limits.maxStorageBufferBindingSize } : undefined;
+      const plan = planImage(image.width, image.height, { config: spec.image.loupe, vision: spec.vision, ...(limits ? { limits } : {}) }, request.overrides);
+      const pixels = renderPlan(image.open(plan.alphaFill), plan, spec.image, signal);
+      return { plan, pixels, decodeMs: t1 - t0, preprocessMs: performance.now() - t1 };
+    } finally {
+      image.close();
+    }
+  }
+
+  private task<T>(request: EncodeRequest, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const signal = this.cancels.begin(request.requestId);
-    return this.queue
-      .run(async () => {
-        const session = requireLoaded(this.session, 'vision encoder');
-        const spec = requireLoaded(this.spec, 'vision encoder');
-        const t0 = performance.now();
-        const image = await decodeImage(request.source, signal);
-        const t1 = performance.now();
-        if (signal.aborted) throw abortError('Setting the image');
-        const plan = planImage(image.width, image.height, spec.image.loupe, request.overrides);
-        const input = plan.inputs[0]!;
-        const pixels = renderInputTensor(image, input, spec.image);
-        const t2 = performance.now();
-        if (signal.aborted) throw abortError('Setting the image');
-        const encoded = await encodePixels(session, pixels, input.width, input.height);
-        const t3 = performance.now();
-        if (signal.aborted) throw abortError('Setting the image');
-        const result = { ...encoded, plan, decodeMs: t1 - t0, preprocessMs: t2 - t1, encodeMs: t3 - t2 };
-        return Comlink.transfer(result, [result.features.buffer]);
-      })
-      .finally(() => this.cancels.end(request.requestId));
+    return this.queue.run(() => work(signal)).finally(() => this.cancels.end(request.requestId));
+  }
+
+  encode(request: EncodeRequest): Promise<EncodeResult> {
+    return this.task(request, async (signal) => {
+      const session = requireLoaded(this.session, 'vision encoder');
+      const prepared = await this.prepare(request, signal);
+      const started = performance.now();
+      const encoded = await encodePlan(session, prepared.plan, prepared.pixels.tensors);
+      if (signal.aborted) throw abortError('Setting the image');
+      const result: EncodeResult = {
+        ...encoded,
+        plan: prepared.plan,
+        decodeMs: prepared.decodeMs,
+        preprocessMs: prepared.preprocessMs,
+        encodeMs: performance.now() - started,
+        workingBytes: prepared.pixels.workingBytes,
+      };
+      return Comlink.transfer(result, [result.features.buffer]);
+    });
+  }
+
+  render(request: EncodeRequest): Promise<RenderResult> {
+    return this.task(request, async (signal) => {
+      const prepared = await this.prepare(request, signal);
+      const inputs = prepared.plan.inputs.map((input, i) => {
+        const rgb = prepared.pixels.rgb[i];
+        return rgb ? { rgb, ...outputSize(input) } : null;
+      });
+      const result: RenderResult = {
+        plan: prepared.plan,
+        inputs,
+        workingBytes: prepared.pixels.workingBytes,
+        decodeMs: prepared.decodeMs,
+        preprocessMs: prepared.preprocessMs,
+      };
+      return Comlink.transfer(result, inputs.flatMap((x) => (x ? [x.rgb.buffer] : [])));
+    });
   }
 
   cancel(requestId: number): void {
     this.cancels.cancel(requestId);
-  }
-
-  get moduleReport(): ModuleReport | undefined {
-    return this.report;
   }
 
   async dispose(): Promise<void> {

@@ -14,6 +14,22 @@ export interface LoupeImageConfig {
   stride: number;
   padColor: [number, number, number];
   tokenBudget: number;
+  /** multicrop (MC-LLaVA): most crops besides the global image, tokens kept in all, crop side. */
+  maxCrops: number;
+  numTokens: number;
+  cropSize: number;
+  /** pyramid (PIIP): side of the low-resolution branch (the high one is `resolution`). */
+  lowResolution: number;
+  /** tiles (LLaVA-NeXT style): tile side and the most tiles besides the thumbnail. */
+  tileSize: number;
+  maxTiles: number;
+}
+
+/** What the planner needs to know about the vision graph to respect device limits. */
+export interface VisionSpec {
+  /** Channels of the first stage: with the patch size it bounds the largest activation. */
+  firstStageWidth: number | undefined;
+  patchSize: number;
 }
 
 export interface ImageProcessorSpec {
@@ -46,6 +62,7 @@ export interface BundleSpec {
   text: TextModelSpec;
   generation: GenerationSpec;
   image: ImageProcessorSpec;
+  vision: VisionSpec;
   declaredDtypes: DtypeChoice | undefined;
 }
 
@@ -137,7 +154,20 @@ function parseLoupeConfig(preprocessor: Json): LoupeImageConfig {
     stride,
     padColor: numbers3(loupe.pad_color, file, 'loupe.pad_color', [122, 116, 104]),
     tokenBudget: integer(loupe, 'token_budget', file, 576),
+    maxCrops: integer(loupe, 'max_crops', file, 100),
+    numTokens: integer(loupe, 'num_tokens', file, 728),
+    cropSize: integer(loupe, 'crop_size', file, 384),
+    lowResolution: integer(loupe, 'low_resolution', file, Math.max(stride, Math.floor(resolution / 2 / stride) * stride)),
+    tileSize: integer(loupe, 'tile_size', file, resolution),
+    maxTiles: integer(loupe, 'max_tiles', file, 4),
   };
+}
+
+function parseVisionSpec(config: Json): VisionSpec {
+  const vision = (config.vision_config ?? {}) as Json;
+  const widths = vision.hidden_sizes;
+  const first = Array.isArray(widths) && typeof widths[0] === 'number' ? widths[0] : undefined;
+  return { firstStageWidth: first, patchSize: typeof vision.patch_size === 'number' ? vision.patch_size : 4 };
 }
 
 export interface BundleFiles {
@@ -166,6 +196,7 @@ export function parseBundleSpec(baseUrl: string, files: BundleFiles): BundleSpec
       rescaleFactor: typeof rescale === 'number' ? rescale : 1 / 255,
       loupe: parseLoupeConfig(preprocessor),
     },
+    vision: parseVisionSpec(config),
     declaredDtypes: jsConfig.dtype as DtypeChoice | undefined,
   };
 }

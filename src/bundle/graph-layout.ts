@@ -16,7 +16,8 @@ function kvNames(prefix: string, layers: number): string[] {
 export function expectedLayout(module: ModuleName, numLayers: number): { required: GraphSignature; optionalInputs: string[] } {
   switch (module) {
     case 'vision_encoder':
-      return { required: { inputNames: ['pixel_values'], outputNames: ['image_features'] }, optionalInputs: [] };
+      // pixel_values_low: PIIP's low-resolution branch; coords: MC-LLaVA's crop centres.
+      return { required: { inputNames: ['pixel_values'], outputNames: ['image_features'] }, optionalInputs: ['pixel_values_low', 'coords'] };
     case 'embed_tokens':
       return { required: { inputNames: ['input_ids'], outputNames: ['inputs_embeds'] }, optionalInputs: [] };
     case 'decoder_model_merged':

@@ -3,7 +3,7 @@ export type { ModuleName } from './module-names';
 export { DTYPE_SUFFIX, deviceDefaults, selectDtypes, moduleFileName, isDtype } from './dtype';
 export type { Dtype, DtypeMap, DtypeChoice, Provider, DtypeContext } from './dtype';
 export { parseBundleSpec } from './bundle-spec';
-export type { BundleSpec, BundleFiles, ImageProcessorSpec, LoupeImageConfig, StrategyName, TextModelSpec, GenerationSpec } from './bundle-spec';
+export type { BundleSpec, BundleFiles, ImageProcessorSpec, LoupeImageConfig, StrategyName, VisionSpec, TextModelSpec, GenerationSpec } from './bundle-spec';
 export { fetchBytes, fetchJson, joinUrl } from './fetch-file';
 export type { FetchOptions } from './fetch-file';
 export { checkGraphLayout, expectedLayout } from './graph-layout';

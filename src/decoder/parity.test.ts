@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_DIR, bundleSpec, cosine, golden, maxAbsDiff, readF32 } from '../testing/fixtures';
 import { openModule } from '../testing/sessions';
-import { encodePixels } from '../vision';
+import { encodePlan } from '../vision';
+import { planImage } from '../plan';
 import { argmax } from '../tokens';
 import { KvCache } from './kv-cache';
 import { LanguageModel } from './language-model';
@@ -12,6 +13,8 @@ import { generate } from './generate';
  * training/make_tiny_bundle.py), on onnxruntime-web's wasm backend in Node.
  */
 const spec = bundleSpec();
+const encodePixels = (session: Awaited<ReturnType<typeof openModule>>, tensor: Float32Array, width: number, height: number) =>
+  encodePlan(session, planImage(width, height, spec.image.loupe, { strategy: 'convllava-native', tokenBudget: (width * height) / 64 ** 2 }), [tensor]);
 const g = golden();
 const pixels = readF32(`${FIXTURE_DIR}pixel_values.f32`);
 const goldenFeatures = readF32(`${FIXTURE_DIR}image_features.f32`);

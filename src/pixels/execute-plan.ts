@@ -1,30 +1,12 @@
 import type { ImageProcessorSpec } from '../bundle';
-import type { PlannedInput } from '../plan';
-import { resampleRgb, type Rgba8 } from './pil-resample';
-
-/** Places the source rectangle on a filled canvas, as PIL's expand2square + paste does. */
-function placeOnCanvas(src: Rgba8, input: PlannedInput): Rgba8 {
-  const { canvas, placement, fill, source } = input;
-  if (canvas.width === src.width && canvas.height === src.height && placement.x === 0 && placement.y === 0 && source.x === 0 && source.y === 0) {
-    return src;
-  }
-  const data = new Uint8Array(canvas.width * canvas.height * 4);
-  for (let i = 0; i < data.length; i += 4) {
-    data[i] = fill[0];
-    data[i + 1] = fill[1];
-    data[i + 2] = fill[2];
-    data[i + 3] = 255;
-  }
-  for (let y = 0; y < source.height; y++) {
-    const from = ((source.y + y) * src.width + source.x) * 4;
-    const to = ((placement.y + y) * canvas.width + placement.x) * 4;
-    data.set(src.data.subarray(from, from + source.width * 4), to);
-  }
-  return { width: canvas.width, height: canvas.height, data };
-}
+import { LoupeError } from '../errors';
+import { outputSize, type ImagePlan } from '../plan';
+import { renderInput } from './render-input';
+import type { PixelSource } from './source';
+import { bilinearResizeChw } from './torch-bilinear';
 
 /** Packed RGB bytes -> normalised NCHW float32, written at `offset` of `out`. */
-export function normalizeToChw(rgb: Uint8Array, pixels: number, spec: ImageProcessorSpec, out: Float32Array, offset = 0): void {
+export function normalizeToChw(rgb: Uint8Array, pixels: number, spec: Pick<ImageProcessorSpec, 'mean' | 'std' | 'rescaleFactor'>, out: Float32Array, offset = 0): void {
   for (let c = 0; c < 3; c++) {
     const scale = spec.rescaleFactor / spec.std[c]!;
     const shift = spec.mean[c]! / spec.std[c]!;
@@ -33,15 +15,38 @@ export function normalizeToChw(rgb: Uint8Array, pixels: number, spec: ImageProce
   }
 }
 
-/** The 8-bit RGB the model's input is made of, before normalisation (parity is measured here). */
-export function renderInputRgb(src: Rgba8, input: PlannedInput): Uint8Array {
-  return resampleRgb(placeOnCanvas(src, input), input.width, input.height, input.filter);
+export interface PlanPixels {
+  /** Per input: the 8-bit RGB the model sees (empty for derived inputs), for parity and preview. */
+  rgb: (Uint8Array | undefined)[];
+  /** Per input: normalised NCHW float32 [3, H, W]. */
+  tensors: Float32Array[];
+  /** Peak bytes held besides the decoded image and the outputs. */
+  workingBytes: number;
 }
 
-/** Executes one planned input into a [1, 3, H, W] float32 tensor's data. */
-export function renderInputTensor(src: Rgba8, input: PlannedInput, spec: ImageProcessorSpec): Float32Array {
-  const rgb = renderInputRgb(src, input);
-  const out = new Float32Array(3 * input.width * input.height);
-  normalizeToChw(rgb, input.width * input.height, spec, out);
-  return out;
+/** Executes a whole plan: image inputs from the source, derived inputs from their parents. */
+export function renderPlan(source: PixelSource, plan: ImagePlan, spec: Pick<ImageProcessorSpec, 'mean' | 'std' | 'rescaleFactor'>, signal?: AbortSignal): PlanPixels {
+  const rgb: (Uint8Array | undefined)[] = [];
+  const tensors: Float32Array[] = [];
+  let workingBytes = source.workingBytes;
+  plan.inputs.forEach((input, index) => {
+    if (signal?.aborted) throw new LoupeError('ABORTED', 'Preprocessing was cancelled by its AbortSignal; the engine is still usable.');
+    const size = outputSize(input);
+    if (input.derivedFrom !== undefined) {
+      const parent = plan.inputs[input.derivedFrom];
+      const parentTensor = tensors[input.derivedFrom];
+      if (!parent || !parentTensor) throw new LoupeError('INTERNAL', `Plan input ${index} derives from a missing input ${input.derivedFrom}.`);
+      const from = outputSize(parent);
+      rgb.push(undefined);
+      tensors.push(bilinearResizeChw(parentTensor, 3, from.height, from.width, size.height, size.width));
+      return;
+    }
+    const rendered = renderInput(source, input);
+    workingBytes = Math.max(workingBytes, source.workingBytes + rendered.workingBytes);
+    const tensor = new Float32Array(3 * size.width * size.height);
+    normalizeToChw(rendered.rgb, size.width * size.height, spec, tensor);
+    rgb.push(rendered.rgb);
+    tensors.push(tensor);
+  });
+  return { rgb, tensors, workingBytes };
 }

@@ -1,5 +1,12 @@
-export { resampleRgb, coefficients } from './pil-resample';
-export type { Rgba8, Box, Filter } from './pil-resample';
-export { renderInputRgb, renderInputTensor, normalizeToChw } from './execute-plan';
+export { coefficients } from './pil-resample';
+export type { Rgba8, Filter, Coefficients } from './pil-resample';
+export { renderInput } from './render-input';
+export type { RenderedInput } from './render-input';
+export { renderPlan, normalizeToChw } from './execute-plan';
+export type { PlanPixels } from './execute-plan';
+export { RasterSource, compositeOver } from './source';
+export type { PixelSource } from './source';
+export { BitmapSource } from './bitmap-source';
+export { bilinearResizeChw } from './torch-bilinear';
 export { decodeImage } from './decode';
 export type { WorkerImageSource } from './decode';

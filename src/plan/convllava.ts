@@ -1,84 +1,102 @@
 import { LoupeError } from '../errors';
 import type { LoupeImageConfig } from '../bundle';
-import type { ImagePlan } from './types';
+import type { ImagePlan, PlannedInput, RGB } from './types';
 
-function checkSide(side: number, stride: number, what: string): void {
+export function checkSide(side: number, stride: number, what: string): void {
   if (!Number.isInteger(side) || side < stride || side % stride !== 0) {
     throw new LoupeError('INVALID_ARGUMENT', `${what} must be a positive multiple of the encoder stride ${stride}; got ${side}.`);
   }
 }
 
 /**
- * The released ConvLLaVA processor: pad to a square with the mean colour, the image centred
- * on the short axis at offset (long - short) // 2, then a bicubic resize to S x S.
+ * LLaVA's expand2square: the image centred on a filled square canvas, offset
+ * (long - short) // 2 on the short axis, then resized to `size` x `size`.
  */
+export function paddedSquare(width: number, height: number, size: number, fill: RGB, tokens: number): PlannedInput {
+  const side = Math.max(width, height);
+  return {
+    role: 'image',
+    source: { x: 0, y: 0, width, height },
+    canvas: { width: side, height: side },
+    placement: { x: Math.floor((side - width) / 2), y: Math.floor((side - height) / 2) },
+    fill,
+    width: size,
+    height: size,
+    filter: 'bicubic',
+    tokens,
+  };
+}
+
+/** The released ConvLLaVA processor: pad to a square with the mean colour, bicubic to S x S. */
 export function planConvLlavaSquare(width: number, height: number, config: LoupeImageConfig, resolution: number): ImagePlan {
   checkSide(resolution, config.stride, 'resolution');
-  const side = Math.max(width, height);
   const tokens = (resolution / config.stride) ** 2;
   return {
     strategy: 'convllava-square',
     imageWidth: width,
     imageHeight: height,
-    inputs: [
-      {
-        source: { x: 0, y: 0, width, height },
-        canvas: { width: side, height: side },
-        placement: { x: Math.floor((side - width) / 2), y: Math.floor((side - height) / 2) },
-        fill: config.padColor,
-        width: resolution,
-        height: resolution,
-        filter: 'bicubic',
-        tokens,
-      },
-    ],
+    inputs: [paddedSquare(width, height, resolution, config.padColor, tokens)],
+    alphaFill: config.padColor,
     totalTokens: tokens,
+    notes: [],
   };
 }
 
+/** Aspect error above which a grid counts as distorting the image (10 %). */
+const ASPECT_TOLERANCE = Math.log(1.1);
+
 /**
- * Aspect-preserving ConvLLaVA: a fully convolutional encoder yields (H/64) x (W/64) tokens
- * for any H x W, so keep the aspect ratio and take the largest grid that fits the budget.
+ * The token grid for aspect-preserving ConvLLaVA: a fully convolutional encoder yields
+ * (H/64) x (W/64) tokens for any H x W. Among grids within the budget, and never finer
+ * than the image itself (no upscaling past one token per stride cell), prefer grids that
+ * keep the aspect ratio within 10 %, then the most tokens, then the least distortion.
  */
+export function nativeGrid(width: number, height: number, stride: number, budget: number): { cols: number; rows: number } {
+  const maxCols = Math.max(1, Math.ceil(width / stride));
+  const maxRows = Math.max(1, Math.ceil(height / stride));
+  const aspect = width / height;
+  let best = { cols: 1, rows: 1, fits: false, tokens: 0, error: Infinity };
+  for (let rows = 1; rows <= Math.min(budget, maxRows); rows++) {
+    const cols = Math.min(Math.max(1, Math.floor(rows * aspect + 0.5)), Math.floor(budget / rows), maxCols);
+    if (cols < 1) continue;
+    const error = Math.abs(Math.log(cols / rows / aspect));
+    const candidate = { cols, rows, fits: error <= ASPECT_TOLERANCE, tokens: cols * rows, error };
+    const better =
+      candidate.fits !== best.fits
+        ? candidate.fits
+        : candidate.tokens !== best.tokens
+          ? candidate.tokens > best.tokens
+          : candidate.error < best.error;
+    if (better) best = candidate;
+  }
+  return { cols: best.cols, rows: best.rows };
+}
+
 export function planConvLlavaNative(width: number, height: number, config: LoupeImageConfig, budget: number): ImagePlan {
   if (!Number.isInteger(budget) || budget < 1) {
     throw new LoupeError('INVALID_ARGUMENT', `tokenBudget must be a positive integer; got ${budget}.`);
   }
-  const scale = Math.sqrt(budget / (width * height));
-  let cols = Math.max(1, Math.floor(width * scale));
-  let rows = Math.max(1, Math.floor(height * scale));
-  // Clamp extreme aspect ratios into the budget, then grow the side that keeps the ratio best.
-  while (cols * rows > budget) {
-    if (cols >= rows) cols--;
-    else rows--;
-  }
-  for (;;) {
-    const growCols = (cols + 1) * rows <= budget ? Math.abs(Math.log(((cols + 1) / rows) * (height / width))) : Infinity;
-    const growRows = cols * (rows + 1) <= budget ? Math.abs(Math.log((cols / (rows + 1)) * (height / width))) : Infinity;
-    const current = Math.abs(Math.log((cols / rows) * (height / width)));
-    const best = Math.min(growCols, growRows);
-    if (best === Infinity || best > current + 0.1) break;
-    if (growCols <= growRows) cols++;
-    else rows++;
-  }
-  const outWidth = cols * config.stride;
-  const outHeight = rows * config.stride;
+  const { cols, rows } = nativeGrid(width, height, config.stride, budget);
+  const notes = cols * rows < budget ? [`${cols * rows} of ${budget} budget tokens used: the image is too small or too narrow for more without upscaling or distortion.`] : [];
   return {
     strategy: 'convllava-native',
     imageWidth: width,
     imageHeight: height,
     inputs: [
       {
+        role: 'image',
         source: { x: 0, y: 0, width, height },
         canvas: { width, height },
         placement: { x: 0, y: 0 },
         fill: config.padColor,
-        width: outWidth,
-        height: outHeight,
+        width: cols * config.stride,
+        height: rows * config.stride,
         filter: 'bicubic',
         tokens: cols * rows,
       },
     ],
+    alphaFill: config.padColor,
     totalTokens: cols * rows,
+    notes,
   };
 }

@@ -1,27 +1,49 @@
 import { LoupeError } from '../errors';
-import type { LoupeImageConfig } from '../bundle';
+import type { LoupeImageConfig, VisionSpec } from '../bundle';
 import { planConvLlavaNative, planConvLlavaSquare } from './convllava';
-import type { ImagePlan, PlanOverrides } from './types';
+import { applyDeviceLimits } from './limits';
+import { planMulticrop } from './multicrop';
+import { planPyramid } from './pyramid';
+import { planTiles } from './tiles';
+import type { DeviceLimits, ImagePlan, PlanOverrides } from './types';
 
-export type { ImagePlan, PlannedInput, PlanOverrides, Rect } from './types';
+export type { ImagePlan, PlannedInput, PlanOverrides, Rect, DeviceLimits, InputRole, RGB } from './types';
+export { outputSize } from './types';
+export { cropGrid, tokenSplit } from './multicrop';
+export { nativeGrid } from './convllava';
+export { bestGrid } from './tiles';
 
-/** image size + strategy + knobs -> what the vision graph will see. Pure geometry. */
-export function planImage(width: number, height: number, config: LoupeImageConfig, overrides: PlanOverrides = {}): ImagePlan {
+export interface PlanContext {
+  config: LoupeImageConfig;
+  vision?: VisionSpec;
+  limits?: DeviceLimits;
+}
+
+function planStrategy(width: number, height: number, config: LoupeImageConfig, o: PlanOverrides): ImagePlan {
+  const strategy = o.strategy ?? config.strategy;
+  const resolution = o.resolution ?? config.resolution;
+  switch (strategy) {
+    case 'convllava-square':
+      return planConvLlavaSquare(width, height, config, resolution);
+    case 'convllava-native':
+      return planConvLlavaNative(width, height, config, o.tokenBudget ?? config.tokenBudget);
+    case 'multicrop':
+      return planMulticrop(width, height, config, o.maxCrops ?? config.maxCrops, o.numTokens ?? config.numTokens);
+    case 'pyramid':
+      return planPyramid(width, height, config, resolution, o.lowResolution ?? config.lowResolution);
+    case 'tiles':
+      return planTiles(width, height, config, o.tileSize ?? config.tileSize, o.maxTiles ?? config.maxTiles);
+    default:
+      throw new LoupeError('INVALID_ARGUMENT', `Unknown strategy "${String(strategy)}"; expected convllava-square, convllava-native, multicrop, pyramid or tiles.`);
+  }
+}
+
+/** image size + strategy + knobs + device limits -> what the vision graph will see. Pure geometry. */
+export function planImage(width: number, height: number, context: PlanContext | LoupeImageConfig, overrides: PlanOverrides = {}): ImagePlan {
   if (!(width >= 1 && height >= 1 && Number.isInteger(width) && Number.isInteger(height))) {
     throw new LoupeError('IMAGE_DECODE_FAILED', `An image needs a positive integer size; found ${width} x ${height}. Use a non-empty image.`);
   }
-  const strategy = overrides.strategy ?? config.strategy;
-  switch (strategy) {
-    case 'convllava-square':
-      return planConvLlavaSquare(width, height, config, overrides.resolution ?? config.resolution);
-    case 'convllava-native':
-      return planConvLlavaNative(width, height, config, overrides.tokenBudget ?? config.tokenBudget);
-    case 'multicrop':
-    case 'pyramid':
-    case 'tiles':
-      throw new LoupeError(
-        'INVALID_ARGUMENT',
-        `Strategy "${strategy}" needs a vision graph of its own kind; this runtime build plans convllava-square and convllava-native.`,
-      );
-  }
+  const ctx: PlanContext = 'config' in context ? context : { config: context };
+  const plan = planStrategy(width, height, ctx.config, overrides);
+  return ctx.limits && ctx.vision ? applyDeviceLimits(plan, width, height, ctx, overrides, planStrategy) : plan;
 }

@@ -5,6 +5,17 @@ export interface PlanOverrides {
   strategy?: StrategyName;
   resolution?: number;
   tokenBudget?: number;
+  maxCrops?: number;
+  numTokens?: number;
+  lowResolution?: number;
+  tileSize?: number;
+  maxTiles?: number;
+}
+
+/** Limits of the device the vision graph runs on (from the GPU probe). */
+export interface DeviceLimits {
+  /** Largest storage buffer one shader may bind; the biggest activation must fit in it. */
+  maxStorageBufferBindingSize: number;
 }
 
 /** A rectangle in source-image pixels. */
@@ -15,21 +26,34 @@ export interface Rect {
   height: number;
 }
 
+export type RGB = [number, number, number];
+
+export type InputRole = 'image' | 'global' | 'crop' | 'thumbnail' | 'tile' | 'high' | 'low';
+
 /**
- * One tensor the vision graph receives: the source content is first placed on a canvas of
- * `canvas` size at `placement` (the rest filled with `fill`), then resized to `width` x `height`.
+ * One tensor the vision graph receives. Pixels come either from the image — `source` is
+ * cropped, placed at `placement` on a `canvas` filled with `fill`, resized to
+ * `width` x `height`, and optionally cut to `window` (a rectangle of the resized image;
+ * outside it, `fill`) — or from another input (`derivedFrom`), resampled after
+ * normalisation, as PIIP derives its low-resolution branch.
  */
 export interface PlannedInput {
-  /** Source rectangle that is visible in this input. */
+  role: InputRole;
   source: Rect;
   canvas: { width: number; height: number };
-  /** Where `source` lands on the canvas, before the resize. */
   placement: { x: number; y: number };
-  fill: [number, number, number];
+  fill: RGB;
   width: number;
   height: number;
   filter: 'bicubic' | 'bilinear';
+  /** A window of the resized image; the tensor is window-sized. Absent: the whole resize. */
+  window?: Rect;
+  /** Visual tokens this input contributes to the prompt. */
   tokens: number;
+  /** multicrop: the crop's normalised centre, fed to the coordinate embedding. */
+  coord?: [number, number];
+  /** pyramid: index of the input this one is resampled from (bilinear, after normalisation). */
+  derivedFrom?: number;
 }
 
 /** What the model will see: pure geometry, computed without touching a pixel. */
@@ -38,5 +62,14 @@ export interface ImagePlan {
   imageWidth: number;
   imageHeight: number;
   inputs: PlannedInput[];
+  /** Transparent pixels are composited over this colour before anything else. */
+  alphaFill: RGB;
   totalTokens: number;
+  /** Why the plan differs from what the knobs asked for (device limits, tiny images). */
+  notes: string[];
+}
+
+/** The pixel size of the tensor an input becomes. */
+export function outputSize(input: PlannedInput): { width: number; height: number } {
+  return input.window ? { width: input.window.width, height: input.window.height } : { width: input.width, height: input.height };
 }

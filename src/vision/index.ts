@@ -1,2 +1,2 @@
-export { encodePixels } from './vision-encoder';
+export { encodePlan } from './vision-encoder';
 export type { EncodedImage } from './vision-encoder';

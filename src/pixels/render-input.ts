@@ -1,0 +1,180 @@
+import { outputSize, type PlannedInput } from '../plan';
+import { FIXED_HALF, clip8, coefficients, type Coefficients } from './pil-resample';
+import { BitmapSource } from './bitmap-source';
+import type { PixelSource } from './source';
+
+/**
+ * Executes one planned input into 8-bit RGB, bit-exact with Pillow's resize, streaming:
+ * source rows are read a strip at a time, the horizontal pass keeps only the rows the
+ * vertical filter still needs (a ring), and only the output window is computed. Memory is
+ * O(source width x strip + filter taps x output width), whatever the image size.
+ */
+export interface RenderedInput {
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  /** Bytes this render held besides the source and its output. */
+  workingBytes: number;
+}
+
+/** Reads canvas rows (source placed on a filled canvas) strip by strip, in increasing order. */
+class CanvasRows {
+  private strip: Uint8Array;
+  private stripStart = 0;
+  private stripRows = 0;
+  private readonly capacity: number;
+  readonly row: Uint8Array;
+
+  constructor(
+    private readonly source: PixelSource,
+    private readonly input: PlannedInput,
+  ) {
+    this.capacity = BitmapSource.stripRows(input.source.width);
+    this.strip = new Uint8Array(input.source.width * Math.min(this.capacity, input.source.height) * 4);
+    this.row = new Uint8Array(input.canvas.width * 4);
+  }
+
+  get workingBytes(): number {
+    return this.strip.byteLength + this.row.byteLength;
+  }
+
+  /** Canvas row `y` as RGBA in `this.row`. */
+  load(y: number): Uint8Array {
+    const { canvas, placement, fill, source } = this.input;
+    const row = this.row;
+    const sy = y - placement.y;
+    const inside = sy >= 0 && sy < source.height;
+    const left = inside ? Math.max(0, placement.x) : canvas.width;
+    const right = inside ? Math.min(canvas.width, placement.x + source.width) : canvas.width;
+    for (let x = 0; x < canvas.width; x++) {
+      if (x >= left && x < right) x = right - 1;
+      else {
+        row[x * 4] = fill[0];
+        row[x * 4 + 1] = fill[1];
+        row[x * 4 + 2] = fill[2];
+        row[x * 4 + 3] = 255;
+      }
+    }
+    if (!inside || right <= left) return row;
+    if (sy < this.stripStart || sy >= this.stripStart + this.stripRows) {
+      this.stripStart = sy;
+      this.stripRows = Math.min(this.capacity, source.height - sy);
+      this.source.readRegion(source.x, source.y + sy, source.width, this.stripRows, this.strip);
+    }
+    const from = ((sy - this.stripStart) * source.width + (left - placement.x)) * 4;
+    row.set(this.strip.subarray(from, from + (right - left) * 4), left * 4);
+    return row;
+  }
+}
+
+/** The horizontal pass's output rows, kept while the vertical filter can still use them. */
+class RowRing {
+  private readonly rows: Uint8Array[];
+  private readonly keys: Int32Array;
+
+  constructor(capacity: number, width: number) {
+    this.rows = Array.from({ length: capacity }, () => new Uint8Array(width * 3));
+    this.keys = new Int32Array(capacity).fill(-1);
+  }
+
+  get bytes(): number {
+    return this.rows.length * (this.rows[0]?.byteLength ?? 0);
+  }
+
+  get(y: number, compute: (y: number, out: Uint8Array) => void): Uint8Array {
+    const slot = y % this.rows.length;
+    const row = this.rows[slot]!;
+    if (this.keys[slot] !== y) {
+      compute(y, row);
+      this.keys[slot] = y;
+    }
+    return row;
+  }
+}
+
+export function renderInput(source: PixelSource, input: PlannedInput): RenderedInput {
+  const out = outputSize(input);
+  const window = input.window ?? { x: 0, y: 0, width: input.width, height: input.height };
+  const rgb = new Uint8Array(out.width * out.height * 3);
+  for (let i = 0; i < rgb.length; i += 3) {
+    rgb[i] = input.fill[0];
+    rgb[i + 1] = input.fill[1];
+    rgb[i + 2] = input.fill[2];
+  }
+  const x0 = Math.max(0, window.x);
+  const x1 = Math.min(input.width, window.x + window.width);
+  const y0 = Math.max(0, window.y);
+  const y1 = Math.min(input.height, window.y + window.height);
+  const canvas = input.canvas;
+  const needH = input.width !== canvas.width;
+  const needV = input.height !== canvas.height;
+  const horiz = coefficients(canvas.width, 0, canvas.width, input.width, input.filter);
+  const vert = coefficients(canvas.height, 0, canvas.height, input.height, input.filter);
+  const rows = new CanvasRows(source, input);
+
+  // Horizontal pass of one canvas row, for output columns x0..x1, into packed RGB.
+  const horizontal = (y: number, target: Uint8Array) => {
+    const line = rows.load(y);
+    for (let xx = x0; xx < x1; xx++) {
+      const o = (xx - x0) * 3;
+      if (!needH) {
+        target[o] = line[xx * 4]!;
+        target[o + 1] = line[xx * 4 + 1]!;
+        target[o + 2] = line[xx * 4 + 2]!;
+        continue;
+      }
+      const start = horiz.starts[xx]!;
+      const count = horiz.counts[xx]!;
+      const base = xx * horiz.ksize;
+      let r = FIXED_HALF;
+      let g = FIXED_HALF;
+      let b = FIXED_HALF;
+      for (let k = 0; k < count; k++) {
+        const w = horiz.weights[base + k]!;
+        const p = (start + k) * 4;
+        r += line[p]! * w;
+        g += line[p + 1]! * w;
+        b += line[p + 2]! * w;
+      }
+      target[o] = clip8(r);
+      target[o + 1] = clip8(g);
+      target[o + 2] = clip8(b);
+    }
+  };
+
+  const ring = new RowRing(needV ? vert.ksize + 1 : 1, Math.max(x1 - x0, 0));
+  for (let yy = y0; yy < y1; yy++) {
+    const outRow = (yy - window.y) * out.width;
+    const outCol = x0 - window.x;
+    if (!needV) {
+      const line = ring.get(yy, horizontal);
+      rgb.set(line.subarray(0, (x1 - x0) * 3), (outRow + outCol) * 3);
+      continue;
+    }
+    verticalRow(rgb, (outRow + outCol) * 3, x1 - x0, vert, yy, (y) => ring.get(y, horizontal));
+  }
+  return { rgb, width: out.width, height: out.height, workingBytes: rows.workingBytes + ring.bytes };
+}
+
+function verticalRow(out: Uint8Array, offset: number, width: number, vert: Coefficients, yy: number, row: (y: number) => Uint8Array): void {
+  const start = vert.starts[yy]!;
+  const count = vert.counts[yy]!;
+  const base = yy * vert.ksize;
+  const taps: Uint8Array[] = [];
+  for (let k = 0; k < count; k++) taps.push(row(start + k));
+  for (let x = 0; x < width; x++) {
+    let r = FIXED_HALF;
+    let g = FIXED_HALF;
+    let b = FIXED_HALF;
+    for (let k = 0; k < count; k++) {
+      const w = vert.weights[base + k]!;
+      const line = taps[k]!;
+      r += line[x * 3]! * w;
+      g += line[x * 3 + 1]! * w;
+      b += line[x * 3 + 2]! * w;
+    }
+    out[offset + x * 3] = clip8(r);
+    out[offset + x * 3 + 1] = clip8(g);
+    out[offset + x * 3 + 2] = clip8(b);
+  }
+}

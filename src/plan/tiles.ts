@@ -1,0 +1,74 @@
+import { LoupeError } from '../errors';
+import type { LoupeImageConfig } from '../bundle';
+import { checkSide } from './convllava';
+import type { ImagePlan, PlannedInput, RGB } from './types';
+
+const TILE_FILL: RGB = [0, 0, 0];
+
+/** LLaVA-NeXT's select_best_resolution over the grids cols x rows <= maxTiles. */
+export function bestGrid(width: number, height: number, tile: number, maxTiles: number): { cols: number; rows: number } {
+  let best = { cols: 1, rows: 1, effective: -1, wasted: Infinity };
+  for (let cols = 1; cols <= maxTiles; cols++) {
+    for (let rows = 1; rows <= maxTiles; rows++) {
+      if (cols * rows > maxTiles) continue;
+      const w = cols * tile;
+      const h = rows * tile;
+      const scale = Math.min(w / width, h / height);
+      const effective = Math.min(Math.trunc(width * scale) * Math.trunc(height * scale), width * height);
+      const wasted = w * h - effective;
+      if (effective > best.effective || (effective === best.effective && wasted < best.wasted)) best = { cols, rows, effective, wasted };
+    }
+  }
+  return { cols: best.cols, rows: best.rows };
+}
+
+/**
+ * A thumbnail (the whole image squashed to one tile) and a grid of tiles cut from the image
+ * resized to fit the grid with its aspect ratio kept and black padding (LLaVA-NeXT anyres).
+ * Each tile is planned as its own source rectangle, so no full-size grid image is ever built.
+ */
+export function planTiles(width: number, height: number, config: LoupeImageConfig, tile: number, maxTiles: number): ImagePlan {
+  checkSide(tile, config.stride, 'tileSize');
+  if (!Number.isInteger(maxTiles) || maxTiles < 1) throw new LoupeError('INVALID_ARGUMENT', `maxTiles must be an integer >= 1; got ${maxTiles}.`);
+  const { cols, rows } = bestGrid(width, height, tile, maxTiles);
+  const gridW = cols * tile;
+  const gridH = rows * tile;
+  const scaleW = gridW / width;
+  const scaleH = gridH / height;
+  const resizedW = scaleW < scaleH ? gridW : Math.min(Math.ceil(width * scaleH), gridW);
+  const resizedH = scaleW < scaleH ? Math.min(Math.ceil(height * scaleW), gridH) : gridH;
+  const offsetX = Math.floor((gridW - resizedW) / 2);
+  const offsetY = Math.floor((gridH - resizedH) / 2);
+  const tokens = (tile / config.stride) ** 2;
+  const inputs: PlannedInput[] = [
+    {
+      role: 'thumbnail',
+      source: { x: 0, y: 0, width, height },
+      canvas: { width, height },
+      placement: { x: 0, y: 0 },
+      fill: TILE_FILL,
+      width: tile,
+      height: tile,
+      filter: 'bicubic',
+      tokens,
+    },
+  ];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      inputs.push({
+        role: 'tile',
+        // The whole image resized to fit the grid; the tile is a window of the padded grid.
+        source: { x: 0, y: 0, width, height },
+        canvas: { width, height },
+        placement: { x: 0, y: 0 },
+        fill: TILE_FILL,
+        width: resizedW,
+        height: resizedH,
+        filter: 'bicubic',
+        window: { x: c * tile - offsetX, y: r * tile - offsetY, width: tile, height: tile },
+        tokens,
+      });
+    }
+  }
+  return { strategy: 'tiles', imageWidth: width, imageHeight: height, inputs, alphaFill: TILE_FILL, totalTokens: tokens * inputs.length, notes: [] };
+}
