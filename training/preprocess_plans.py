@@ -79,32 +79,31 @@ def plan_convllava_square(w: int, h: int, resolution: int) -> Plan:
     )
 
 
-def native_grid(w: int, h: int, budget: int) -> tuple[int, int]:
-    """(cols, rows) of stride cells: closest to the image's aspect within `budget` cells.
+ASPECT_TOLERANCE = math.log(1.1)
 
-    Grows greedily from the area-matched grid while a step keeps the log-aspect error
-    within 0.1 of the current one (so it fills the budget rather than stopping short)."""
+
+def native_grid(w: int, h: int, budget: int, stride: int = CONVLLAVA_STRIDE) -> tuple[int, int]:
+    """(cols, rows) of stride cells for aspect-preserving ConvLLaVA.
+
+    Never finer than one cell per started stride of image (no pointless upscaling).
+    Among grids within the budget, prefer those within 10 % of the image's aspect ratio,
+    then the most cells, then the least aspect error; the first such grid wins ties."""
     if budget < 1:
         raise ValueError(f"token budget must be >= 1, got {budget}")
-    scale = math.sqrt(budget / (w * h))
-    cols = max(1, math.floor(w * scale))
-    rows = max(1, math.floor(h * scale))
-    while cols * rows > budget:
-        if cols >= rows:
-            cols -= 1
-        else:
-            rows -= 1
-    while True:
-        current = abs(math.log((cols / rows) * (h / w)))
-        grow_cols = abs(math.log(((cols + 1) / rows) * (h / w))) if (cols + 1) * rows <= budget else math.inf
-        grow_rows = abs(math.log((cols / (rows + 1)) * (h / w))) if cols * (rows + 1) <= budget else math.inf
-        best = min(grow_cols, grow_rows)
-        if best == math.inf or best > current + 0.1:
-            return cols, rows
-        if grow_cols <= grow_rows:
-            cols += 1
-        else:
-            rows += 1
+    max_cols = max(1, math.ceil(w / stride))
+    max_rows = max(1, math.ceil(h / stride))
+    aspect = w / h
+    best = (1, 1)
+    best_key = None
+    for rows in range(1, min(budget, max_rows) + 1):
+        cols = min(max(1, math.floor(rows * aspect + 0.5)), budget // rows, max_cols)
+        if cols < 1:
+            continue
+        error = abs(math.log(cols / rows / aspect))
+        key = (error <= ASPECT_TOLERANCE, cols * rows, -error)
+        if best_key is None or key > best_key:
+            best, best_key = (cols, rows), key
+    return best
 
 
 def plan_convllava_native(w: int, h: int, budget: int) -> Plan:

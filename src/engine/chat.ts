@@ -65,6 +65,7 @@ export class LoupeChat {
         decodeMs: result.decodeMs,
         preprocessMs: result.preprocessMs,
         encodeMs: result.encodeMs,
+        workingBytes: result.workingBytes,
       };
       return this.image;
     } finally {

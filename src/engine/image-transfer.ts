@@ -11,7 +11,7 @@ import type { ImageInput } from './types';
 export async function toWorkerSource(input: ImageInput, baseUrl: string): Promise<WorkerImageSource> {
   if (typeof input === 'string') return new URL(input, baseUrl).href;
   if (input instanceof URL) return input.href;
-  if (typeof Blob !== 'undefined' && input instanceof Blob) return input;
+  if (typeof Blob !== 'undefined' && input instanceof Blob) return (await isSvg(input)) ? rasterizeSvg(input) : input;
   if (typeof ImageBitmap !== 'undefined' && input instanceof ImageBitmap) return Comlink.transfer(input, [input]);
   if (typeof ImageData !== 'undefined' && input instanceof ImageData) return Comlink.transfer(input, [input.data.buffer]);
   const drawable =
@@ -37,4 +37,41 @@ export async function toWorkerSource(input: ImageInput, baseUrl: string): Promis
     });
   }
   return Comlink.transfer(bitmap, [bitmap]);
+}
+
+async function isSvg(blob: Blob): Promise<boolean> {
+  if (blob.type === 'image/svg+xml') return true;
+  const head = (await blob.slice(0, 512).text()).trimStart();
+  return head.startsWith('<svg') || (head.startsWith('<?xml') && head.includes('<svg'));
+}
+
+/**
+ * Workers cannot decode SVG, so the page rasterises it, at its intrinsic size. An SVG
+ * without width and height has no size to rasterise at: that is a typed error, not a guess.
+ */
+async function rasterizeSvg(blob: Blob): Promise<WorkerImageSource> {
+  const text = await blob.text();
+  const root = /<svg\b[^>]*>/i.exec(text)?.[0] ?? '';
+  if (!/\swidth\s*=/.test(root) || !/\sheight\s*=/.test(root)) {
+    throw new LoupeError(
+      'IMAGE_DECODE_FAILED',
+      'This SVG has no intrinsic size (its <svg> element lacks width and height), so there is no resolution to rasterise it at. ' +
+        'Add width and height attributes, or draw it to a canvas at the size you want and pass the canvas.',
+    );
+  }
+  if (typeof document === 'undefined') {
+    throw new LoupeError('IMAGE_DECODE_FAILED', 'SVG needs a page to rasterise it; pass a canvas or bitmap from a worker instead.');
+  }
+  const url = URL.createObjectURL(new Blob([text], { type: 'image/svg+xml' }));
+  try {
+    const image = new Image();
+    image.src = url;
+    await image.decode();
+    const bitmap = await createImageBitmap(image);
+    return Comlink.transfer(bitmap, [bitmap]);
+  } catch (error) {
+    throw new LoupeError('IMAGE_DECODE_FAILED', `The SVG could not be rendered (${String(error)}). Check that it is valid SVG.`, { cause: error });
+  } finally {
+    URL.revokeObjectURL(url);
+  }
 }

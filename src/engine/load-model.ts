@@ -2,11 +2,12 @@ import * as Comlink from 'comlink';
 import { fetchJson, joinUrl, parseBundleSpec, type LoadProgress, type ModuleName, type Provider } from '../bundle';
 import type { ModuleReport } from '../device';
 import { LoupeError, abortError, asLoupeError } from '../errors';
-import type { LanguageWorkerApi, VisionWorkerApi } from '../../workers/protocol';
+import type { LanguageWorkerApi, RenderResult, VisionWorkerApi } from '../../workers/protocol';
+import { toWorkerSource } from './image-transfer';
 import { LoupeChat } from './chat';
 import { installErrorTransfer } from './comlink-errors';
 import { defaultWasmUrl, defaultWorkers } from './default-workers';
-import type { LoadModelOptions, ModelInfo } from './types';
+import type { ImageInput, LoadModelOptions, ModelInfo, SetImageOptions } from './types';
 
 /** A loaded bundle: two workers, their sessions, and the chats that use them. */
 export class LoupeModel {
@@ -31,6 +32,25 @@ export class LoupeModel {
       nextRequestId: () => ++this.requestCounter,
       imageToken: '<image>',
     });
+  }
+
+  /**
+   * What the model would see for this image: the plan and the 8-bit RGB of every planned
+   * input (before normalisation), without running the vision graph. For previews, and for
+   * checking preprocessing against the reference.
+   */
+  async render(input: ImageInput, options: SetImageOptions = {}): Promise<RenderResult> {
+    if (this.disposed) throw new LoupeError('DISPOSED', 'This model was disposed; call loadModel() again.');
+    const { signal, ...overrides } = options;
+    const requestId = ++this.requestCounter;
+    const onAbort = () => void this.vision.cancel(requestId);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const source = await toWorkerSource(input, globalThis.location?.href ?? 'http://localhost/');
+      return await this.vision.render({ requestId, source, overrides });
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   /** Releases the sessions (and GPU memory) and ends the workers. */

@@ -52,6 +52,8 @@ export interface ImageSummary {
   decodeMs: number;
   preprocessMs: number;
   encodeMs: number;
+  /** Peak bytes preprocessing held besides the decoded image and its output tensors. */
+  workingBytes: number;
 }
 
 export interface AskOptions {
