@@ -46,18 +46,24 @@ async function isSvg(blob: Blob): Promise<boolean> {
 }
 
 /**
- * Workers cannot decode SVG, so the page rasterises it, at its intrinsic size. An SVG
- * without width and height has no size to rasterise at: that is a typed error, not a guess.
+ * Workers cannot decode SVG, so the page rasterises it at its intrinsic size: width and
+ * height, else the viewBox size. An SVG with neither has no size to rasterise at: that is
+ * a typed error, not a guess (browsers would silently use 300 x 150).
  */
 async function rasterizeSvg(blob: Blob): Promise<WorkerImageSource> {
-  const text = await blob.text();
+  let text = await blob.text();
   const root = /<svg\b[^>]*>/i.exec(text)?.[0] ?? '';
-  if (!/\swidth\s*=/.test(root) || !/\sheight\s*=/.test(root)) {
-    throw new LoupeError(
-      'IMAGE_DECODE_FAILED',
-      'This SVG has no intrinsic size (its <svg> element lacks width and height), so there is no resolution to rasterise it at. ' +
-        'Add width and height attributes, or draw it to a canvas at the size you want and pass the canvas.',
-    );
+  const hasSize = /\swidth\s*=/.test(root) && /\sheight\s*=/.test(root);
+  if (!hasSize) {
+    const box = /viewBox\s*=\s*["']\s*[-\d.]+[\s,]+[-\d.]+[\s,]+([\d.]+)[\s,]+([\d.]+)/i.exec(root);
+    if (!box) {
+      throw new LoupeError(
+        'IMAGE_DECODE_FAILED',
+        'This SVG has no intrinsic size (no width/height and no viewBox), so there is no resolution to rasterise it at. ' +
+          'Add width and height attributes, or draw it to a canvas at the size you want and pass the canvas.',
+      );
+    }
+    text = text.replace(root, root.replace(/<svg\b/i, `<svg width="${box[1]}" height="${box[2]}"`));
   }
   if (typeof document === 'undefined') {
     throw new LoupeError('IMAGE_DECODE_FAILED', 'SVG needs a page to rasterise it; pass a canvas or bitmap from a worker instead.');
