@@ -1,0 +1,109 @@
+/**
+ * Runs in Chromium, driven by bench/run.mjs: times each stage on the same machine and
+ * returns one record per measurement. Warm-up first, then `runs` timed repetitions.
+ */
+import { loadModel, type PlanOverrides } from '../src';
+
+export interface Measurement {
+  runtime: 'loupe';
+  provider: string;
+  model: string;
+  strategy: string;
+  resolution: number | null;
+  stage: 'load' | 'decode' | 'preprocess' | 'encode' | 'ttft' | 'decode-tokens';
+  ms: number;
+  runs: number;
+  min: number;
+  median: number;
+  max: number;
+  visual_tokens: number | null;
+  tokens_per_s?: number;
+  image?: string;
+  working_bytes?: number;
+}
+
+function summary(samples: number[]): { ms: number; min: number; median: number; max: number; runs: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  return { ms: median, min: sorted[0]!, median, max: sorted[sorted.length - 1]!, runs: samples.length };
+}
+
+/** A photo-like 6000 x 4000 (24 MP) JPEG: gradients, noise-free shapes, text. */
+async function photo24mp(): Promise<Blob> {
+  const canvas = new OffscreenCanvas(6000, 4000);
+  const ctx = canvas.getContext('2d')!;
+  const sky = ctx.createLinearGradient(0, 0, 0, 4000);
+  sky.addColorStop(0, '#6da7e0');
+  sky.addColorStop(1, '#e8d7b0');
+  ctx.fillStyle = sky;
+  ctx.fillRect(0, 0, 6000, 4000);
+  for (let i = 0; i < 400; i++) {
+    ctx.fillStyle = `hsl(${(i * 37) % 360} 60% ${30 + (i % 40)}%)`;
+    ctx.beginPath();
+    ctx.arc((i * 7919) % 6000, (i * 104729) % 4000, 10 + (i % 120), 0, Math.PI * 2);
+    ctx.fill();
+  }
+  ctx.fillStyle = '#111';
+  ctx.font = '48px sans-serif';
+  for (let i = 0; i < 60; i++) ctx.fillText(`sign ${i}: the quick brown fox`, (i * 331) % 5000, 100 + i * 64);
+  return canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
+}
+
+const STRATEGIES: { name: string; overrides: PlanOverrides; resolution: number | null }[] = [
+  { name: 'convllava-square', overrides: { strategy: 'convllava-square', resolution: 768 }, resolution: 768 },
+  { name: 'convllava-square', overrides: { strategy: 'convllava-square', resolution: 1536 }, resolution: 1536 },
+  { name: 'convllava-native', overrides: { strategy: 'convllava-native', tokenBudget: 576 }, resolution: null },
+  { name: 'multicrop', overrides: { strategy: 'multicrop', maxCrops: 16, numTokens: 728 }, resolution: 384 },
+  { name: 'pyramid', overrides: { strategy: 'pyramid', resolution: 1024, lowResolution: 448 }, resolution: 1024 },
+  { name: 'tiles', overrides: { strategy: 'tiles', tileSize: 384, maxTiles: 4 }, resolution: 384 },
+];
+
+export async function runBench(options: { bundle: string; device: 'wasm' | 'webgpu'; runs: number }): Promise<Measurement[]> {
+  const out: Measurement[] = [];
+  const model = await loadModel(options.bundle, { device: options.device, dtype: 'fp32' });
+  const provider = model.info.modules.vision_encoder.provider;
+  const name = options.bundle.split('/').filter(Boolean).pop() ?? options.bundle;
+  const base = { runtime: 'loupe' as const, provider, model: name };
+  const jpeg = await photo24mp();
+  for (const s of STRATEGIES) {
+    const decode: number[] = [];
+    const preprocess: number[] = [];
+    let tokens = 0;
+    let working = 0;
+    for (let i = 0; i <= options.runs; i++) {
+      const rendered = await model.render(jpeg, s.overrides);
+      if (i === 0) continue;
+      decode.push(rendered.decodeMs);
+      preprocess.push(rendered.preprocessMs);
+      tokens = rendered.plan.totalTokens;
+      working = rendered.workingBytes;
+    }
+    const common = { ...base, strategy: s.name, resolution: s.resolution, visual_tokens: tokens, image: '6000x4000 JPEG', working_bytes: working };
+    out.push({ ...common, stage: 'decode', ...summary(decode) });
+    out.push({ ...common, stage: 'preprocess', ...summary(preprocess) });
+  }
+  // The encoder on the same machine, for scale (only strategies this bundle's graph takes).
+  for (const s of STRATEGIES.filter((x) => x.name.startsWith('convllava') || x.name === 'tiles')) {
+    const encode: number[] = [];
+    let tokens = 0;
+    for (let i = 0; i <= options.runs; i++) {
+      const chat = model.chat();
+      const summaryOf = await chat.setImage(jpeg, s.overrides);
+      chat.close();
+      if (i === 0) continue;
+      encode.push(summaryOf.encodeMs);
+      tokens = summaryOf.visualTokens;
+    }
+    out.push({ ...base, strategy: s.name, resolution: s.resolution, visual_tokens: tokens, stage: 'encode', ...summary(encode) });
+  }
+  await model.dispose();
+  return out;
+}
+
+declare global {
+  interface Window {
+    runBench: typeof runBench;
+  }
+}
+window.runBench = runBench;
+document.querySelector('#status')!.textContent = 'ready';

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// `npm run bench`: serves the repo with Vite, drives Debian's Chromium over bench/bench.html,
+// prints one JSON line per measurement and a table. Options: --device wasm|webgpu, --runs N.
+import { chromium } from '@playwright/test';
+import { createServer } from 'vite';
+import os from 'node:os';
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
+};
+const device = option('device', 'wasm');
+const runs = Number(option('runs', '3'));
+const bundle = option('bundle', '/models/tiny-random-convllava/');
+
+const server = await createServer({ logLevel: 'error', server: { port: 0, host: '127.0.0.1' } });
+await server.listen();
+const { port } = server.httpServer.address();
+const browser = await chromium.launch({
+  executablePath: process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu'],
+});
+try {
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
+  await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', null, { timeout: 120_000 });
+  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), browser: browser.version(), node: process.version };
+  const results = await page.evaluate((o) => window.runBench(o), { bundle, device, runs });
+  console.log(JSON.stringify({ machine }));
+  for (const r of results) console.log(JSON.stringify(r));
+  console.log('\nstage       strategy           res    tokens   median ms   (min..max)');
+  for (const r of results) {
+    console.log(
+      `${r.stage.padEnd(11)} ${r.strategy.padEnd(18)} ${String(r.resolution ?? '-').padEnd(6)} ${String(r.visual_tokens ?? '-').padEnd(8)} ${r.median.toFixed(1).padStart(9)}   (${r.min.toFixed(1)}..${r.max.toFixed(1)})`,
+    );
+  }
+} finally {
+  await browser.close();
+  await server.close();
+}
