@@ -14,5 +14,9 @@ test('the demo answers a question about the sample image and shows its stats', a
   await expect(page.locator('#conversation .assistant')).not.toBeEmpty();
   await expect(page.locator('#conversation .user')).toHaveText('What is in the image?');
   await page.screenshot({ path: testInfo.outputPath('demo-answered.png'), fullPage: true });
+  // Changing the strategy re-plans and re-encodes the same image.
+  await page.getByLabel('Strategy').selectOption('tiles');
+  await expect(page.locator('#image-status')).toContainText('(tiles)');
+  await page.screenshot({ path: testInfo.outputPath('demo-tiles-plan.png'), fullPage: true });
   expect(errors).toEqual([]);
 });

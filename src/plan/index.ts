@@ -47,3 +47,5 @@ export function planImage(width: number, height: number, context: PlanContext | 
   const plan = planStrategy(width, height, ctx.config, overrides);
   return ctx.limits && ctx.vision ? applyDeviceLimits(plan, width, height, ctx, overrides, planStrategy) : plan;
 }
+export { planOverlay } from './overlay';
+export type { OverlayBox } from './overlay';

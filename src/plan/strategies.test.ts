@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bundleSpec } from '../testing/fixtures';
-import { bestGrid, cropGrid, nativeGrid, outputSize, planImage, tokenSplit } from '.';
+import { bestGrid, cropGrid, nativeGrid, outputSize, planImage, planOverlay, tokenSplit } from '.';
 
 const config = { ...bundleSpec().image.loupe, resolution: 1536, tokenBudget: 576 };
 
@@ -88,5 +88,19 @@ describe('device limits', () => {
     const side = tight.inputs[0]!.width;
     expect(192 * 4 * (side / 4) ** 2 * 4).toBeLessThanOrEqual(128 * 2 ** 20);
     expect(tight.notes.join(' ')).toMatch(/binds at most 128 MB/);
+  });
+});
+
+describe('plan overlay', () => {
+  it('maps crops to their source rectangles and tiles back through the resize', () => {
+    const crops = planOverlay(planImage(2246, 1582, config, { strategy: 'multicrop', maxCrops: 100 }));
+    expect(crops[0]).toMatchObject({ role: 'global', x: 0, y: 0, width: 2246, height: 1582, tokens: 10 });
+    expect(crops[70]).toMatchObject({ x: 1728, y: 1152, width: 518, height: 430, tokens: 28 });
+    const tiles = planOverlay(planImage(1000, 500, config, { strategy: 'tiles', tileSize: 384, maxTiles: 4 }));
+    expect(tiles.map((t) => [t.x, t.y, t.width, t.height])).toEqual([
+      [0, 0, 1000, 500],
+      [0, 0, 500, 500],
+      [500, 0, 500, 500],
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-import { isLoupeError, loadModel, type LoupeChat, type LoupeModel } from '..';
+import { isLoupeError, loadModel, planOverlay, type ImagePlan, type LoupeChat, type LoupeModel, type PlanOverrides } from '..';
 import { formatModel, formatProgress, formatStats } from './format';
 
 /** The static demo: load a bundle, pick an image, ask, watch the answer stream. */
@@ -58,13 +58,38 @@ async function load(url: string, device: 'auto' | 'webgpu' | 'wasm'): Promise<vo
   refresh();
 }
 
-async function showPreview(blob: Blob): Promise<void> {
+let currentImage: { blob: Blob; name: string } | undefined;
+
+function planOverrides(): PlanOverrides {
+  const strategy = $<HTMLSelectElement>('strategy').value;
+  const resolution = Number($<HTMLInputElement>('resolution').value);
+  const budget = Number($<HTMLInputElement>('budget').value);
+  return {
+    ...(strategy ? { strategy: strategy as PlanOverrides['strategy'] } : {}),
+    ...(resolution > 0 ? { resolution, tileSize: resolution } : {}),
+    ...(budget > 0 ? { tokenBudget: budget } : {}),
+  };
+}
+
+/** The image with what the model sees drawn over it: one box per planned input. */
+async function showPreview(blob: Blob, plan: ImagePlan): Promise<void> {
   const bitmap = await createImageBitmap(blob);
-  const scale = Math.min(preview.width / bitmap.width, preview.height / bitmap.height, 1);
+  const scale = Math.min(preview.width / bitmap.width, preview.height / bitmap.height);
   const context = preview.getContext('2d')!;
   context.clearRect(0, 0, preview.width, preview.height);
   context.drawImage(bitmap, 0, 0, bitmap.width * scale, bitmap.height * scale);
   bitmap.close();
+  context.lineWidth = 2;
+  context.font = '12px system-ui, sans-serif';
+  for (const box of planOverlay(plan)) {
+    context.strokeStyle = box.role === 'global' || box.role === 'thumbnail' ? 'rgb(255 200 0 / 0.9)' : `hsl(${(box.index * 67) % 360} 90% 55%)`;
+    context.strokeRect(box.x * scale + 1, box.y * scale + 1, box.width * scale - 2, box.height * scale - 2);
+    context.fillStyle = 'rgb(0 0 0 / 0.6)';
+    const label = `${box.outputWidth}×${box.outputHeight} · ${box.tokens} tok`;
+    context.fillRect(box.x * scale + 2, box.y * scale + 2, context.measureText(label).width + 8, 16);
+    context.fillStyle = '#fff';
+    context.fillText(label, box.x * scale + 6, box.y * scale + 14);
+  }
 }
 
 async function useImage(blob: Blob, name: string): Promise<void> {
@@ -74,14 +99,16 @@ async function useImage(blob: Blob, name: string): Promise<void> {
   }
   imageStatus.textContent = `Encoding ${name}…`;
   try {
-    const summary = await chat.setImage(blob);
-    await showPreview(blob).catch(() => undefined);
+    const summary = await chat.setImage(blob, planOverrides());
+    currentImage = { blob, name };
+    await showPreview(blob, summary.plan).catch(() => undefined);
     hasImage = true;
     conversation.replaceChildren();
     const input = summary.plan.inputs[0]!;
     imageStatus.textContent =
       `${name}: ${summary.plan.imageWidth}×${summary.plan.imageHeight} → ${input.width}×${input.height} (${summary.plan.strategy}), ` +
-      `${summary.visualTokens} visual tokens, encoded in ${summary.encodeMs.toFixed(0)} ms.`;
+      `${summary.visualTokens} visual tokens, encoded in ${summary.encodeMs.toFixed(0)} ms.` +
+      (summary.plan.notes.length ? ` ${summary.plan.notes.join(' ')}` : '');
   } catch (error) {
     imageStatus.textContent = `That image could not be used: ${describe(error)}`;
   }
@@ -122,6 +149,9 @@ askForm.addEventListener('submit', (event) => {
   void ask(question.value);
 });
 stopButton.addEventListener('click', () => stopper?.abort());
+$('plan-form').addEventListener('change', () => {
+  if (currentImage && !stopper) void useImage(currentImage.blob, currentImage.name);
+});
 $<HTMLInputElement>('file').addEventListener('change', (event) => {
   const file = (event.target as HTMLInputElement).files?.[0];
   if (file) void useImage(file, file.name);
