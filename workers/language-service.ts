@@ -56,7 +56,8 @@ export class LanguageService implements LanguageWorkerApi {
   private chat(chatId: number): ChatState {
     let state = this.chats.get(chatId);
     if (!state) {
-      state = { features: null, visualTokens: 0, cache: new KvCache(requireLoaded(this.spec, 'language model').text), busy: false };
+      const model = requireLoaded(this.model, 'language model');
+      state = { features: null, visualTokens: 0, cache: new KvCache(model.spec.text, model.cacheType), busy: false };
       this.chats.set(chatId, state);
     }
     return state;

@@ -10,7 +10,10 @@ export class KvCache {
   private tensors = new Map<string, ort.Tensor>();
   private covered: number[] = [];
 
-  constructor(private readonly spec: TextModelSpec) {}
+  constructor(
+    private readonly spec: TextModelSpec,
+    private readonly type: 'float32' | 'float16' = 'float32',
+  ) {}
 
   get tokens(): readonly number[] {
     return this.covered;
@@ -41,7 +44,7 @@ export class KvCache {
     for (let i = 0; i < numLayers; i++) {
       for (const kind of ['key', 'value']) {
         const name = `past_key_values.${i}.${kind}`;
-        out[name] = this.tensors.get(name) ?? new ort.Tensor('float32', new Float32Array(0), [1, numKeyValueHeads, 0, headDim]);
+        out[name] = this.tensors.get(name) ?? emptyCache(this.type, numKeyValueHeads, headDim);
       }
     }
     return out;
@@ -72,13 +75,13 @@ export class KvCache {
   private async truncate(keep: number): Promise<void> {
     for (const [name, tensor] of this.tensors) {
       const [batch = 1, heads = 1, length = 0, dim = 1] = tensor.dims;
-      const data = (await tensor.getData()) as Float32Array;
-      const out = new Float32Array(batch * heads * keep * dim);
+      const data = (await tensor.getData()) as Float32Array | Uint16Array;
+      const out = data instanceof Float32Array ? new Float32Array(batch * heads * keep * dim) : new Uint16Array(batch * heads * keep * dim);
       for (let h = 0; h < batch * heads; h++) {
         out.set(data.subarray(h * length * dim, h * length * dim + keep * dim), h * keep * dim);
       }
       tensor.dispose();
-      this.tensors.set(name, new ort.Tensor('float32', out, [batch, heads, keep, dim]));
+      this.tensors.set(name, new ort.Tensor(tensor.type as 'float32', out as Float32Array, [batch, heads, keep, dim]));
     }
     this.covered = this.covered.slice(0, keep);
   }
@@ -86,4 +89,8 @@ export class KvCache {
   private disposeAll(): void {
     for (const tensor of this.tensors.values()) tensor.dispose();
   }
+}
+
+function emptyCache(type: 'float32' | 'float16', heads: number, dim: number): ort.Tensor {
+  return type === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), [1, heads, 0, dim]) : new ort.Tensor('float32', new Float32Array(0), [1, heads, 0, dim]);
 }

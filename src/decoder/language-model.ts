@@ -1,7 +1,7 @@
 import { ort } from '../device/ort';
 import type { BundleSpec } from '../bundle';
 import { LoupeError } from '../errors';
-import { mergeImageFeatures, type ImageSpan } from '../embeddings';
+import { asFloat32, mergeImageFeatures, toHalf, type ImageSpan } from '../embeddings';
 import type { KvCache } from './kv-cache';
 
 /** An image's features and the positions they occupy in the sequence. */
@@ -13,6 +13,8 @@ export interface ImageInSequence {
 /** The two text-side graphs and the one step they take together. */
 export class LanguageModel {
   private readonly hasPositionIds: boolean;
+  /** fp16 decoders (q4f16, fp16) take half-precision embeddings and caches. */
+  private readonly embedsType: 'float32' | 'float16';
 
   constructor(
     readonly spec: BundleSpec,
@@ -20,6 +22,12 @@ export class LanguageModel {
     private readonly decoder: ort.InferenceSession,
   ) {
     this.hasPositionIds = decoder.inputNames.includes('position_ids');
+    this.embedsType = tensorType(decoder, 'inputs_embeds');
+  }
+
+  /** Element type of the KV cache, as the decoder declares its past inputs. */
+  get cacheType(): 'float32' | 'float16' {
+    return tensorType(this.decoder, 'past_key_values.0.key');
   }
 
   async embed(ids: readonly number[]): Promise<Float32Array> {
@@ -27,7 +35,7 @@ export class LanguageModel {
     const outputs = await this.embedTokens.run({ input_ids: input });
     const embeds = outputs.inputs_embeds;
     if (!embeds) throw new LoupeError('INTERNAL', 'embed_tokens produced no inputs_embeds.');
-    const data = (await embeds.getData()) as Float32Array;
+    const data = asFloat32(await embeds.getData());
     embeds.dispose();
     return data;
   }
@@ -45,7 +53,8 @@ export class LanguageModel {
     mergeImageFeatures(embeds, start, fed.length, hidden, image?.span, image?.features);
     const total = ids.length;
     const feeds: Record<string, ort.Tensor> = {
-      inputs_embeds: new ort.Tensor('float32', embeds, [1, fed.length, hidden]),
+      inputs_embeds:
+        this.embedsType === 'float16' ? new ort.Tensor('float16', toHalf(embeds), [1, fed.length, hidden]) : new ort.Tensor('float32', embeds, [1, fed.length, hidden]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       ...cache.feeds(),
     };
@@ -56,7 +65,7 @@ export class LanguageModel {
     const logits = outputs.logits;
     if (!logits) throw new LoupeError('INTERNAL', 'decoder_model_merged produced no logits.');
     const vocab = logits.dims[2] ?? this.spec.text.vocabSize;
-    const all = (await logits.getData()) as Float32Array;
+    const all = asFloat32(await logits.getData());
     const last = all.slice((fed.length - 1) * vocab, fed.length * vocab);
     logits.dispose();
     cache.update(outputs, fed);
@@ -66,4 +75,9 @@ export class LanguageModel {
   async release(): Promise<void> {
     await Promise.all([this.embedTokens.release(), this.decoder.release()]);
   }
+}
+
+function tensorType(session: ort.InferenceSession, name: string): 'float32' | 'float16' {
+  const meta = session.inputMetadata?.find((m) => m.name === name);
+  return meta !== undefined && meta.isTensor && meta.type === 'float16' ? 'float16' : 'float32';
 }

@@ -1,6 +1,7 @@
 import { ort } from '../device/ort';
 import { LoupeError } from '../errors';
 import { outputSize, type ImagePlan } from '../plan';
+import { asFloat32, toHalf } from '../embeddings/float16';
 
 export interface EncodedImage {
   /** [tokens, hidden] row-major, already projected to the LLM width. */
@@ -22,6 +23,13 @@ function stack(tensors: Float32Array[]): Float32Array {
   return out;
 }
 
+/** A pixel tensor in the element type the graph declares for that input (float32 or float16). */
+function pixelTensor(session: ort.InferenceSession, name: string, data: Float32Array, dims: number[]): ort.Tensor {
+  const meta = session.inputMetadata?.find((m) => m.name === name);
+  const wantsHalf = meta !== undefined && meta.isTensor && meta.type === 'float16';
+  return wantsHalf ? new ort.Tensor('float16', toHalf(data), dims) : new ort.Tensor('float32', data, dims);
+}
+
 async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<{ data: Float32Array; dims: readonly number[] }> {
   let outputs: ort.InferenceSession.ReturnType;
   try {
@@ -32,7 +40,7 @@ async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tens
   }
   const features = outputs.image_features;
   if (!features) throw new LoupeError('INTERNAL', 'vision_encoder produced no image_features.');
-  const data = (await features.getData()) as Float32Array;
+  const data = asFloat32(await features.getData());
   const dims = features.dims;
   features.dispose();
   return { data, dims };
@@ -70,8 +78,8 @@ export async function encodePlan(session: ort.InferenceSession, plan: ImagePlan,
   if (plan.strategy === 'pyramid') {
     const low = outputSize(plan.inputs[1]!);
     const { data, dims } = await run(session, {
-      pixel_values: new ort.Tensor('float32', tensors[0]!, [1, 3, first.height, first.width]),
-      pixel_values_low: new ort.Tensor('float32', tensors[1]!, [1, 3, low.height, low.width]),
+      pixel_values: pixelTensor(session, 'pixel_values', tensors[0]!, [1, 3, first.height, first.width]),
+      pixel_values_low: pixelTensor(session, 'pixel_values_low', tensors[1]!, [1, 3, low.height, low.width]),
     });
     return { features: data, tokens: dims[1] ?? 0, hidden: dims[2] ?? 0 };
   }
@@ -82,7 +90,7 @@ export async function encodePlan(session: ort.InferenceSession, plan: ImagePlan,
   if (!sameSize) throw new LoupeError('INTERNAL', `Plan "${plan.strategy}" mixes input sizes; the vision graph takes one size per batch.`);
   const batch = imageInputs.length;
   const feeds: Record<string, ort.Tensor> = {
-    pixel_values: new ort.Tensor('float32', stack(imageInputs.map((x) => x.tensor)), [batch, 3, first.height, first.width]),
+    pixel_values: pixelTensor(session, 'pixel_values', stack(imageInputs.map((x) => x.tensor)), [batch, 3, first.height, first.width]),
   };
   if (plan.strategy === 'multicrop') {
     feeds.coords = new ort.Tensor('float32', Float32Array.from(imageInputs.flatMap(({ input }) => input.coord ?? [0.5, 0.5])), [batch, 2]);
