@@ -38,6 +38,12 @@ class CanvasRows {
     return this.strip.byteLength + this.row.byteLength;
   }
 
+  /** Whether canvas row `y` is all fill (above or below the placed source). */
+  isFill(y: number): boolean {
+    const sy = y - this.input.placement.y;
+    return sy < 0 || sy >= this.input.source.height;
+  }
+
   /** Canvas row `y` as RGBA in `this.row`. */
   load(y: number): Uint8Array {
     const { canvas, placement, fill, source } = this.input;
@@ -113,25 +119,22 @@ export function renderInput(source: PixelSource, input: PlannedInput): RenderedI
   const rows = new CanvasRows(source, input);
 
   // Horizontal pass of one canvas row, for output columns x0..x1, into packed RGB.
-  const horizontal = (y: number, target: Uint8Array) => {
-    const line = rows.load(y);
-    for (let xx = x0; xx < x1; xx++) {
-      const o = (xx - x0) * 3;
+  const { weights: hw, starts: hs, counts: hc, ksize: hk } = horiz;
+  const pass = (line: Uint8Array, target: Uint8Array) => {
+    for (let xx = x0, o = 0; xx < x1; xx++, o += 3) {
       if (!needH) {
         target[o] = line[xx * 4]!;
         target[o + 1] = line[xx * 4 + 1]!;
         target[o + 2] = line[xx * 4 + 2]!;
         continue;
       }
-      const start = horiz.starts[xx]!;
-      const count = horiz.counts[xx]!;
-      const base = xx * horiz.ksize;
+      const count = hc[xx]!;
+      const base = xx * hk;
       let r = FIXED_HALF;
       let g = FIXED_HALF;
       let b = FIXED_HALF;
-      for (let k = 0; k < count; k++) {
-        const w = horiz.weights[base + k]!;
-        const p = (start + k) * 4;
+      for (let k = 0, p = hs[xx]! * 4; k < count; k++, p += 4) {
+        const w = hw[base + k]!;
         r += line[p]! * w;
         g += line[p + 1]! * w;
         b += line[p + 2]! * w;
@@ -140,6 +143,19 @@ export function renderInput(source: PixelSource, input: PlannedInput): RenderedI
       target[o + 1] = clip8(g);
       target[o + 2] = clip8(b);
     }
+  };
+  // Rows of pure padding all resample to the same line: compute it once.
+  let fillLine: Uint8Array | undefined;
+  const horizontal = (y: number, target: Uint8Array) => {
+    if (rows.isFill(y)) {
+      if (!fillLine) {
+        fillLine = new Uint8Array(target.length);
+        pass(rows.load(y), fillLine);
+      }
+      target.set(fillLine);
+      return;
+    }
+    pass(rows.load(y), target);
   };
 
   const ring = new RowRing(needV ? vert.ksize + 1 : 1, Math.max(x1 - x0, 0));
@@ -160,21 +176,23 @@ function verticalRow(out: Uint8Array, offset: number, width: number, vert: Coeff
   const start = vert.starts[yy]!;
   const count = vert.counts[yy]!;
   const base = yy * vert.ksize;
+  const weights = vert.weights;
   const taps: Uint8Array[] = [];
   for (let k = 0; k < count; k++) taps.push(row(start + k));
   for (let x = 0; x < width; x++) {
     let r = FIXED_HALF;
     let g = FIXED_HALF;
     let b = FIXED_HALF;
+    const i = x * 3;
     for (let k = 0; k < count; k++) {
-      const w = vert.weights[base + k]!;
+      const w = weights[base + k]!;
       const line = taps[k]!;
-      r += line[x * 3]! * w;
-      g += line[x * 3 + 1]! * w;
-      b += line[x * 3 + 2]! * w;
+      r += line[i]! * w;
+      g += line[i + 1]! * w;
+      b += line[i + 2]! * w;
     }
-    out[offset + x * 3] = clip8(r);
-    out[offset + x * 3 + 1] = clip8(g);
-    out[offset + x * 3 + 2] = clip8(b);
+    out[offset + i] = clip8(r);
+    out[offset + i + 1] = clip8(g);
+    out[offset + i + 2] = clip8(b);
   }
 }
