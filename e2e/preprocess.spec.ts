@@ -169,3 +169,38 @@ test('a CMYK JPEG decodes to the colours PIL gives, within the pixel tolerance',
   expect(diff.mean).toBeLessThanOrEqual(0.5);
   expect(diff.max).toBeLessThanOrEqual(3);
 });
+
+test('every accepted input type gives the same pixels: Blob, URL, <img>, canvas, ImageData, ImageBitmap, VideoFrame', async ({ page }) => {
+  await withModel(page);
+  const result = await page.evaluate(async () => {
+    const model = (window as unknown as { model: import('../src').LoupeModel }).model;
+    const url = '/e2e/fixtures/preprocess/sources/photo.png';
+    const blob = await (await fetch(url)).blob();
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    canvas.getContext('2d')!.drawImage(img, 0, 0);
+    const imageData = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+    const inputs: [string, () => Promise<import('../src').ImageInput>][] = [
+      ['blob', async () => blob],
+      ['url', async () => url],
+      ['URL', async () => new URL(url, location.href)],
+      ['img', async () => img],
+      ['canvas', async () => canvas],
+      ['ImageData', async () => imageData],
+      ['ImageBitmap', () => createImageBitmap(blob)],
+      ['VideoFrame', async () => new VideoFrame(canvas, { timestamp: 0 })],
+    ];
+    const digests: Record<string, string> = {};
+    for (const [name, make] of inputs) {
+      const rendered = await model.render(await make(), { strategy: 'convllava-square', resolution: 128 });
+      const bytes = rendered.inputs[0]!.rgb;
+      digests[name] = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))).map((b) => b.toString(16).padStart(2, '0')).join('');
+    }
+    return digests;
+  });
+  expect(new Set(Object.values(result)).size).toBe(1);
+});
