@@ -40,34 +40,14 @@ export function planTiles(width: number, height: number, config: LoupeImageConfi
   const offsetX = Math.floor((gridW - resizedW) / 2);
   const offsetY = Math.floor((gridH - resizedH) / 2);
   const tokens = (tile / config.stride) ** 2;
-  const inputs: PlannedInput[] = [
-    {
-      role: 'thumbnail',
-      source: { x: 0, y: 0, width, height },
-      canvas: { width, height },
-      placement: { x: 0, y: 0 },
-      fill: TILE_FILL,
-      width: tile,
-      height: tile,
-      filter: 'bicubic',
-      tokens,
-    },
-  ];
+  // Every input sees the whole image; the thumbnail squashes it, each tile is a window of the
+  // image resized to fit the grid and padded.
+  const whole = { source: { x: 0, y: 0, width, height }, canvas: { width, height }, placement: { x: 0, y: 0 }, fill: TILE_FILL, filter: 'bicubic' as const, tokens };
+  const inputs: PlannedInput[] = [{ ...whole, role: 'thumbnail', width: tile, height: tile }];
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
-      inputs.push({
-        role: 'tile',
-        // The whole image resized to fit the grid; the tile is a window of the padded grid.
-        source: { x: 0, y: 0, width, height },
-        canvas: { width, height },
-        placement: { x: 0, y: 0 },
-        fill: TILE_FILL,
-        width: resizedW,
-        height: resizedH,
-        filter: 'bicubic',
-        window: { x: c * tile - offsetX, y: r * tile - offsetY, width: tile, height: tile },
-        tokens,
-      });
+      const window = { x: c * tile - offsetX, y: r * tile - offsetY, width: tile, height: tile };
+      inputs.push({ ...whole, role: 'tile', width: resizedW, height: resizedH, window });
     }
   }
   return { strategy: 'tiles', imageWidth: width, imageHeight: height, inputs, alphaFill: TILE_FILL, totalTokens: tokens * inputs.length, notes: [] };
