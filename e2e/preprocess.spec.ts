@@ -198,7 +198,7 @@ test('every accepted input type gives the same pixels: Blob, URL, <img>, canvas,
     for (const [name, make] of inputs) {
       const rendered = await model.render(await make(), { strategy: 'convllava-square', resolution: 128 });
       const bytes = rendered.inputs[0]!.rgb;
-      digests[name] = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))).map((b) => b.toString(16).padStart(2, '0')).join('');
+      digests[name] = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', new Uint8Array(bytes)))).map((b) => b.toString(16).padStart(2, '0')).join('');
     }
     return digests;
   });
