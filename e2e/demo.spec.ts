@@ -1,22 +1,65 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 
-/** The quick start's demo page: loads the embedded bundle, takes the sample image, streams an answer. */
-test('the demo answers a question about the sample image and shows its stats', async ({ page }, testInfo) => {
+/** The quick start's demo page, as a person uses it. */
+
+async function openDemo(page: Page): Promise<string[]> {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
   await page.goto('/');
   await expect(page.locator('#model-status')).toContainText('Loaded in', { timeout: 120_000 });
+  return errors;
+}
+
+test('the demo answers a question about the sample image and shows its stats', async ({ page }, testInfo) => {
+  const errors = await openDemo(page);
   await expect(page.locator('#model-status')).toContainText('decoder_model_merged:');
   await page.getByRole('button', { name: 'Use the sample image' }).click();
   await expect(page.locator('#image-status')).toContainText('4 visual tokens');
+  await page.getByRole('button', { name: 'What colour is the circle?' }).click();
+  await expect(page.getByLabel('Question', { exact: true })).toHaveValue('What colour is the circle?');
   await page.getByRole('button', { name: 'Ask' }).click();
   await expect(page.locator('#stats')).toContainText('tokens/s', { timeout: 120_000 });
   await expect(page.locator('#conversation .assistant')).not.toBeEmpty();
-  await expect(page.locator('#conversation .user')).toHaveText('What is in the image?');
+  await expect(page.locator('#conversation .user')).toHaveText('What colour is the circle?');
   await page.screenshot({ path: testInfo.outputPath('demo-answered.png'), fullPage: true });
+  // A follow-up reuses the image's features: no second encode.
+  await page.getByLabel('Question', { exact: true }).fill('And the square?');
+  await page.getByRole('button', { name: 'Ask' }).click();
+  await expect(page.locator('#conversation .assistant')).toHaveCount(2);
+  await expect(page.locator('#stats')).toContainText('image features reused', { timeout: 120_000 });
   // Changing the strategy re-plans and re-encodes the same image.
   await page.getByLabel('Strategy').selectOption('tiles');
   await expect(page.locator('#image-status')).toContainText('(tiles)');
   await page.screenshot({ path: testInfo.outputPath('demo-tiles-plan.png'), fullPage: true });
   expect(errors).toEqual([]);
+});
+
+test('stop ends a streaming answer and the next question still works', async ({ page }) => {
+  await openDemo(page);
+  await page.getByRole('button', { name: 'Use the sample image' }).click();
+  await expect(page.locator('#image-status')).toContainText('visual tokens');
+  await page.getByRole('button', { name: 'Ask' }).click();
+  const answer = page.locator('#conversation .assistant').first();
+  await expect(answer).not.toBeEmpty({ timeout: 120_000 });
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(answer).toContainText('[stopped]');
+  await expect(page.locator('#stats')).toContainText('(aborted)');
+  await page.getByRole('button', { name: 'Ask' }).click();
+  await expect(page.locator('#conversation .assistant')).toHaveCount(2);
+  await expect(page.locator('#stats')).toContainText('max-tokens', { timeout: 120_000 });
+});
+
+test('a bundle URL that 404s and a non-image file give clear errors; the app stays usable', async ({ page }) => {
+  await openDemo(page);
+  await page.getByLabel('Bundle URL').fill('/models/not-here/');
+  await page.getByRole('button', { name: 'Load' }).click();
+  await expect(page.locator('#model-status')).toContainText('Could not load the model');
+  await expect(page.locator('#model-status')).toContainText('/models/not-here/');
+  await page.getByLabel('Bundle URL').fill('/models/tiny-random-convllava/');
+  await page.getByRole('button', { name: 'Load' }).click();
+  await expect(page.locator('#model-status')).toContainText('Loaded in', { timeout: 120_000 });
+  await page.getByLabel('Choose an image').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') });
+  await expect(page.locator('#image-status')).toContainText('That image could not be used');
+  await page.getByRole('button', { name: 'Use the sample image' }).click();
+  await expect(page.locator('#image-status')).toContainText('visual tokens');
 });

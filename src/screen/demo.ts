@@ -152,14 +152,41 @@ stopButton.addEventListener('click', () => stopper?.abort());
 $('plan-form').addEventListener('change', () => {
   if (currentImage && !stopper) void useImage(currentImage.blob, currentImage.name);
 });
-$<HTMLInputElement>('file').addEventListener('change', (event) => {
-  const file = (event.target as HTMLInputElement).files?.[0];
-  if (file) void useImage(file, file.name);
-});
+for (const id of ['file', 'camera']) {
+  $<HTMLInputElement>(id).addEventListener('change', (event) => {
+    const file = (event.target as HTMLInputElement).files?.[0];
+    if (file) void useImage(file, file.name);
+  });
+}
+
+/** Samples ship with the questions worth asking about them. */
+const SAMPLE = {
+  url: 'samples/shapes-200x150.png',
+  questions: ['What is in the image?', 'What colour is the circle?', 'Is the triangle left or right of the square?'],
+};
+
+function showSuggestions(questions: string[]): void {
+  const box = $('suggestions');
+  box.replaceChildren(
+    ...questions.map((text) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'chip';
+      button.textContent = text;
+      button.addEventListener('click', () => {
+        question.value = text;
+        question.focus();
+      });
+      return button;
+    }),
+  );
+}
+
 $('sample').addEventListener('click', () => {
-  void fetch(new URL('samples/shapes-200x150.png', document.baseURI))
+  void fetch(new URL(SAMPLE.url, document.baseURI))
     .then((r) => r.blob())
-    .then((blob) => useImage(blob, 'sample'));
+    .then((blob) => useImage(blob, 'sample'))
+    .then(() => showSuggestions(SAMPLE.questions));
 });
 drop.addEventListener('dragover', (event) => {
   event.preventDefault();
@@ -171,6 +198,12 @@ drop.addEventListener('drop', (event) => {
   drop.classList.remove('over');
   const file = event.dataTransfer?.files[0];
   if (file) void useImage(file, file.name);
+});
+drop.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' || event.key === ' ') {
+    event.preventDefault();
+    $<HTMLInputElement>('file').click();
+  }
 });
 window.addEventListener('paste', (event) => {
   const file = [...(event.clipboardData?.files ?? [])].find((f) => f.type.startsWith('image/'));
