@@ -33,7 +33,7 @@ export class LanguageService implements LanguageWorkerApi {
     const choice = await chooseProvider(request.device);
     const spec = request.spec;
     const dtypes = selectDtypes({ provider: choice.provider, shaderF16: choice.gpu.shaderF16 }, spec.declaredDtypes, request.dtype);
-    const common = { baseUrl: spec.baseUrl, choice, numLayers: spec.text.numLayers, onProgress: (p: Parameters<ProgressSink>[0]) => onProgress(p) };
+    const common = { baseUrl: spec.baseUrl, choice, cache: request.cache, numLayers: spec.text.numLayers, onProgress: (p: Parameters<ProgressSink>[0]) => onProgress(p) };
     const presentNames: string[] = [];
     for (let i = 0; i < spec.text.numLayers; i++) presentNames.push(`present.${i}.key`, `present.${i}.value`);
     const embed = await loadModuleSession({ ...common, module: 'embed_tokens', dtype: dtypes.embed_tokens });

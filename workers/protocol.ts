@@ -11,6 +11,8 @@ export interface WorkerLoadRequest {
   device: DeviceRequest;
   dtype?: DtypeChoice;
   assets: RuntimeAssets;
+  /** Keep bundle files in Cache Storage. */
+  cache: boolean;
 }
 
 export interface WorkerLoadResult {

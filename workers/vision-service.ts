@@ -35,6 +35,7 @@ export class VisionService implements VisionWorkerApi {
       module: 'vision_encoder',
       dtype: dtypes.vision_encoder,
       choice,
+      cache: request.cache,
       numLayers: request.spec.text.numLayers,
       onProgress: (progress) => onProgress(progress),
     });

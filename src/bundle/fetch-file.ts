@@ -1,4 +1,5 @@
 import { LoupeError, abortError } from '../errors';
+import { checkFreshness, readCached, writeCached } from './model-cache';
 import type { ProgressCallback } from './progress';
 
 export function joinUrl(baseUrl: string, file: string): string {
@@ -10,6 +11,8 @@ export interface FetchOptions {
   onProgress?: ProgressCallback;
   /** Module this file belongs to, carried into progress reports. */
   module?: string;
+  /** Keep and reuse bundle files in Cache Storage (default true where it exists). */
+  cache?: boolean;
 }
 
 async function request(url: string, file: string, signal: AbortSignal | undefined): Promise<Response> {
@@ -48,19 +51,36 @@ async function request(url: string, file: string, signal: AbortSignal | undefine
   return response;
 }
 
-/** Fetches one bundle file as bytes, streaming progress as data and honouring the signal. */
+/**
+ * Fetches one bundle file as bytes, streaming progress as data and honouring the signal.
+ * Served from Cache Storage when a current copy is there (progress says `fromCache`).
+ */
 export async function fetchBytes(baseUrl: string, file: string, options: FetchOptions = {}): Promise<Uint8Array> {
   const url = joinUrl(baseUrl, file);
+  if (options.cache === false) return download(url, file, options).then((d) => d.bytes);
+  const cached = await readCached(url);
+  if (cached && (await checkFreshness(url, cached, options.signal)) !== 'changed') {
+    const size = cached.bytes.byteLength;
+    options.onProgress?.({ stage: 'download', file, loadedBytes: size, totalBytes: size, fromCache: true, ...(options.module ? { module: options.module } : {}) });
+    return cached.bytes;
+  }
+  const fresh = await download(url, file, options);
+  await writeCached(url, fresh.bytes, fresh.etag);
+  return fresh.bytes;
+}
+
+async function download(url: string, file: string, options: FetchOptions): Promise<{ bytes: Uint8Array; etag: string | null }> {
   const { signal, onProgress, module } = options;
   const response = await request(url, file, signal);
+  const etag = response.headers.get('etag');
   const header = response.headers.get('content-length');
   const totalBytes = header === null ? undefined : Number(header);
   const report = (loadedBytes: number) =>
-    onProgress?.({ stage: 'download', file, loadedBytes, totalBytes, ...(module ? { module } : {}) });
+    onProgress?.({ stage: 'download', file, loadedBytes, totalBytes, fromCache: false, ...(module ? { module } : {}) });
   if (!response.body) {
     const bytes = new Uint8Array(await response.arrayBuffer());
     report(bytes.byteLength);
-    return bytes;
+    return { bytes, etag };
   }
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -87,7 +107,7 @@ export async function fetchBytes(baseUrl: string, file: string, options: FetchOp
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return bytes;
+  return { bytes, etag };
 }
 
 export async function fetchJson(baseUrl: string, file: string, options: FetchOptions = {}): Promise<unknown> {

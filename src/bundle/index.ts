@@ -9,3 +9,4 @@ export type { FetchOptions } from './fetch-file';
 export { checkGraphLayout, expectedLayout } from './graph-layout';
 export type { GraphSignature } from './graph-layout';
 export type { LoadProgress, LoadStage, ProgressCallback } from './progress';
+export { MODEL_CACHE, storageStatus } from './model-cache';

@@ -9,6 +9,8 @@ export interface LoadProgress {
   /** Undefined when the server sends no Content-Length. */
   totalBytes: number | undefined;
   module?: string;
+  /** True when the file came from Cache Storage instead of the network. */
+  fromCache?: boolean;
 }
 
 export type ProgressCallback = (progress: LoadProgress) => void;

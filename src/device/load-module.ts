@@ -12,6 +12,7 @@ export interface LoadModuleRequest {
   gpuOutputs?: readonly string[];
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
+  cache?: boolean;
 }
 
 /**
@@ -22,6 +23,7 @@ export async function loadModuleSession(request: LoadModuleRequest): Promise<Cre
   const file = moduleFileName(request.module, request.dtype);
   const bytes = await fetchBytes(request.baseUrl, file, {
     module: request.module,
+    ...(request.cache !== undefined ? { cache: request.cache } : {}),
     ...(request.signal ? { signal: request.signal } : {}),
     ...(request.onProgress ? { onProgress: request.onProgress } : {}),
   });

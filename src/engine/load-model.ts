@@ -82,7 +82,8 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
   const started = performance.now();
   const { signal, onProgress } = options;
   const baseUrl = resolveBase(source);
-  const fetchOptions = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
+  const cache = options.cache ?? true;
+  const fetchOptions = { cache, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
   const report = (progress: LoadProgress) => onProgress?.(progress);
 
   report({ stage: 'config', loadedBytes: 0, totalBytes: undefined });
@@ -108,6 +109,7 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
   const request = {
     spec,
     device: options.device ?? 'auto',
+    cache,
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
     assets: { wasmUrl: options.wasmUrl ?? defaultWasmUrl },
   };

@@ -16,6 +16,8 @@ export interface LoadModelOptions {
   dtype?: DtypeChoice;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+  /** Keep bundle files in Cache Storage for offline use and fast reloads (default true). */
+  cache?: boolean;
   /** Where onnxruntime-web's wasm binary is served from (defaults to the bundled asset). */
   wasmUrl?: string;
   /** Custom worker construction, for hosts that serve the worker scripts themselves. */
