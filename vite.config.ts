@@ -1,5 +1,6 @@
 /// <reference types="vitest/config" />
 import { defineConfig } from 'vite';
+import { VitePWA } from 'vite-plugin-pwa';
 
 export default defineConfig({
   // onnxruntime-web finds its wasm via import.meta.url; pre-bundling would move it.
@@ -8,6 +9,35 @@ export default defineConfig({
   // Several pages (demo, test harness), and a missing model file must 404, not fall back to index.html.
   appType: 'mpa',
   build: { target: 'es2022', sourcemap: true },
+  plugins: [
+    // The offline app shell (HTML, JS, CSS, the onnxruntime wasm) is precached by Workbox.
+    // Model files are not: Loupe keeps them in its own Cache Storage entry on first use, so
+    // a new deploy (a new precache) never evicts a downloaded model.
+    VitePWA({
+      registerType: 'autoUpdate',
+      injectRegister: null,
+      includeManifestIcons: false,
+      manifest: {
+        name: 'Loupe — ask about high-resolution images',
+        short_name: 'Loupe',
+        description: 'Visual question answering on your device with WebGPU. No server.',
+        start_url: '.',
+        display: 'standalone',
+        background_color: '#f6f7f9',
+        theme_color: '#2f6fdf',
+        icons: [
+          { src: 'icons/loupe-192.png', sizes: '192x192', type: 'image/png' },
+          { src: 'icons/loupe-512.png', sizes: '512x512', type: 'image/png', purpose: 'any maskable' },
+        ],
+      },
+      workbox: {
+        globPatterns: ['**/*.{html,js,css,wasm,png,webmanifest}'],
+        globIgnores: ['models/**'],
+        maximumFileSizeToCacheInBytes: 40 * 2 ** 20,
+        cleanupOutdatedCaches: true,
+      },
+    }),
+  ],
   server: { port: 5173 },
   test: {
     include: ['src/**/*.test.ts', 'workers/**/*.test.ts'],

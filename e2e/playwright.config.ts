@@ -3,6 +3,8 @@ import { defineConfig } from '@playwright/test';
 /** Debian's Chromium by default (Playwright's own browser download is not used); override with LOUPE_CHROMIUM. */
 const executablePath = process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium';
 const port = Number(process.env.LOUPE_E2E_PORT ?? 5199);
+/** The production build (service worker, precache) is served here for the offline tests. */
+export const PREVIEW_PORT = Number(process.env.LOUPE_PREVIEW_PORT ?? 5198);
 
 export default defineConfig({
   testDir: '.',
@@ -27,11 +29,20 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `npx vite --port ${port} --strictPort --host 127.0.0.1`,
-    url: `http://127.0.0.1:${port}/e2e/harness/runtime.html`,
-    cwd: '..',
-    reuseExistingServer: !process.env.CI,
-    timeout: 120_000,
-  },
+  webServer: [
+    {
+      command: `npx vite --port ${port} --strictPort --host 127.0.0.1`,
+      url: `http://127.0.0.1:${port}/e2e/harness/runtime.html`,
+      cwd: '..',
+      reuseExistingServer: !process.env.CI,
+      timeout: 120_000,
+    },
+    {
+      command: `npx vite build --logLevel error && npx vite preview --port ${PREVIEW_PORT} --strictPort --host 127.0.0.1`,
+      url: `http://127.0.0.1:${PREVIEW_PORT}/`,
+      cwd: '..',
+      reuseExistingServer: !process.env.CI,
+      timeout: 180_000,
+    },
+  ],
 });

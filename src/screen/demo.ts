@@ -1,5 +1,8 @@
 import { isLoupeError, loadModel, planOverlay, type ImagePlan, type LoupeChat, type LoupeModel, type PlanOverrides } from '..';
 import { formatModel, formatProgress, formatStats } from './format';
+import { describeStorage, makeAvailableOffline, registerOfflineShell } from './offline';
+
+registerOfflineShell();
 
 /** The static demo: load a bundle, pick an image, ask, watch the answer stream. */
 
@@ -52,6 +55,8 @@ async function load(url: string, device: 'auto' | 'webgpu' | 'wasm'): Promise<vo
     hasImage = false;
     conversation.replaceChildren();
     modelStatus.textContent = formatModel(model.info);
+    $<HTMLButtonElement>('offline').disabled = false;
+    $('storage').textContent = await describeStorage(model.info.baseUrl);
   } catch (error) {
     modelStatus.textContent = `Could not load the model: ${describe(error)}`;
   }
@@ -149,6 +154,9 @@ askForm.addEventListener('submit', (event) => {
   void ask(question.value);
 });
 stopButton.addEventListener('click', () => stopper?.abort());
+$('offline').addEventListener('click', () => {
+  if (model) void makeAvailableOffline(model.info.baseUrl).then((text) => ($('storage').textContent = text));
+});
 $('plan-form').addEventListener('change', () => {
   if (currentImage && !stopper) void useImage(currentImage.blob, currentImage.name);
 });

@@ -10,7 +10,7 @@ export function formatProgress(p: LoadProgress): string {
   const size = p.totalBytes ? `${formatBytes(p.loadedBytes)} / ${formatBytes(p.totalBytes)}` : formatBytes(p.loadedBytes);
   switch (p.stage) {
     case 'download':
-      return `Downloading ${p.file ?? ''} — ${size}`;
+      return p.fromCache ? `Loaded ${p.file ?? ''} from the offline cache — ${size}` : `Downloading ${p.file ?? ''} — ${size}`;
     case 'session':
       return `Preparing ${p.file ?? ''}`;
     case 'ready':

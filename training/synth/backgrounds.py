@@ -1,6 +1,6 @@
 """Backgrounds: gradients, value noise, stripes, checker, blotches, with optional clutter and grain.
 
-Background colours are muted (saturation <= 0.35) so every saturated named colour on
+Background colours are muted (saturation <= 0.28) so every saturated named colour on
 an object stays unambiguous against them. Smooth layers are computed at 1/8 size and
 upscaled by PIL; sharp ones (stripes, checker) are drawn at full size with PIL, so a
 12-megapixel background stays in the tens of milliseconds.
@@ -23,7 +23,7 @@ GRAIN_SIGMA = 5.0
 
 
 def muted(rng: random.Random, value: tuple[float, float] = (0.3, 0.85)) -> tuple[int, int, int]:
-    r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.05, 0.35), rng.uniform(*value))
+    r, g, b = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.03, 0.28), rng.uniform(*value))
     return round(r * 255), round(g * 255), round(b * 255)
 
 
@@ -48,7 +48,9 @@ def _noise(rng: random.Random, npr: np.random.Generator, size: tuple[int, int]) 
     w, h = max(2, size[0] // LOW), max(2, size[1] // LOW)
     base = np.array(muted(rng), np.float32)
     cells = rng.choice((6, 12, 24))
-    coarse = npr.normal(0, 28, (max(2, h // cells), max(2, w // cells), 3)).astype(np.float32)
+    grid = (max(2, h // cells), max(2, w // cells))
+    # mostly lightness, a little chroma: coloured noise would put named-looking hues in the background
+    coarse = (npr.normal(0, 26, (*grid, 1)) + npr.normal(0, 8, (*grid, 3))).astype(np.float32)
     coarse_img = Image.fromarray(np.clip(coarse + 128, 0, 255).astype(np.uint8), "RGB").resize((w, h), Image.Resampling.BICUBIC)
     return _upscale(base + np.asarray(coarse_img, np.float32) - 128, size)
 
@@ -132,7 +134,7 @@ def make_background(rng: random.Random, npr: np.random.Generator, size: tuple[in
     clutter = rng.choice((0.0, 0.0, 0.3, 1.0))
     if clutter:
         add_clutter(image, rng, clutter)
-    grain = rng.random() < 0.3
+    grain = rng.random() < 0.25
     if grain:
         image = add_grain(image, rng)
     return image, {"kind": kind, "clutter": clutter, "grain": grain}

@@ -30,6 +30,7 @@ NEUTRAL: dict[str, tuple[int, int, int]] = {
 }
 ALL: dict[str, tuple[int, int, int]] = {**NAMED, **NEUTRAL}
 ASKED = tuple(NAMED)
+ALL_NAMES = tuple(ALL)
 
 # Distractor choices: names a low-resolution glance could mix up with the key.
 SIMILAR: dict[str, tuple[str, ...]] = {
