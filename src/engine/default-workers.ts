@@ -3,8 +3,8 @@ import type { WorkerFactories } from './types';
 
 /** Workers and the wasm binary, resolved relative to this module so hosts need no CDN. */
 export const defaultWorkers: WorkerFactories = {
-  vision: () => new Worker(new URL('../../workers/vision.worker.ts', import.meta.url), { type: 'module', name: 'loupe-vision' }),
-  language: () => new Worker(new URL('../../workers/language.worker.ts', import.meta.url), { type: 'module', name: 'loupe-language' }),
+  vision: () => new Worker(new URL('../../workers/vision.worker.js', import.meta.url), { type: 'module', name: 'loupe-vision' }),
+  language: () => new Worker(new URL('../../workers/language.worker.js', import.meta.url), { type: 'module', name: 'loupe-language' }),
 };
 
 export const defaultWasmUrl: string = new URL(ortWasmUrl, globalThis.location?.href ?? import.meta.url).href;
