@@ -21,16 +21,27 @@ test('the demo answers a question about the sample image and shows its stats', a
   await expect(page.locator('#stats')).toContainText('tokens/s', { timeout: 120_000 });
   await expect(page.locator('#conversation .assistant')).not.toBeEmpty();
   await expect(page.locator('#conversation .user')).toHaveText('What colour is the circle?');
+  await expect(page.locator('#stats')).toContainText('vision webgpu · embeddings webgpu · decoder webgpu');
   await page.screenshot({ path: testInfo.outputPath('demo-answered.png'), fullPage: true });
   // A follow-up reuses the image's features: no second encode.
   await page.getByLabel('Question', { exact: true }).fill('And the square?');
   await page.getByRole('button', { name: 'Ask' }).click();
   await expect(page.locator('#conversation .assistant')).toHaveCount(2);
   await expect(page.locator('#stats')).toContainText('image features reused', { timeout: 120_000 });
-  // Changing the strategy re-plans and re-encodes the same image.
+  // Changing the strategy re-plans at once and re-encodes the same image.
   await page.getByLabel('Strategy').selectOption('tiles');
+  await expect(page.locator('#plan-summary')).toContainText('tiles: 5 inputs, 20 visual tokens');
   await expect(page.locator('#image-status')).toContainText('(tiles)');
   await page.screenshot({ path: testInfo.outputPath('demo-tiles-plan.png'), fullPage: true });
+  // A strategy this bundle's vision graph cannot take: the plan still shows; encoding says why.
+  await page.getByLabel('Strategy').selectOption('multicrop');
+  await page.getByLabel('max_crops').fill('4');
+  await expect(page.locator('#plan-summary')).toContainText('multicrop');
+  await expect(page.locator('#image-status')).toContainText('needs a vision graph with a "coords" input');
+  // At phone width the page still fits.
+  await page.setViewportSize({ width: 390, height: 844 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await page.screenshot({ path: testInfo.outputPath('demo-phone.png'), fullPage: true });
   expect(errors).toEqual([]);
 });
 

@@ -1,4 +1,4 @@
-import { isLoupeError, loadModel, planOverlay, type ImagePlan, type LoupeChat, type LoupeModel, type PlanOverrides } from '..';
+import { isLoupeError, loadModel, planImage, planOverlay, type ImagePlan, type LoupeChat, type LoupeModel, type PlanOverrides } from '..';
 import { formatModel, formatProgress, formatStats } from './format';
 import { describeStorage, makeAvailableOffline, registerOfflineShell } from './offline';
 
@@ -63,17 +63,36 @@ async function load(url: string, device: 'auto' | 'webgpu' | 'wasm'): Promise<vo
   refresh();
 }
 
-let currentImage: { blob: Blob; name: string } | undefined;
+let currentImage: { blob: Blob; name: string; width: number; height: number } | undefined;
 
 function planOverrides(): PlanOverrides {
   const strategy = $<HTMLSelectElement>('strategy').value;
   const resolution = Number($<HTMLInputElement>('resolution').value);
   const budget = Number($<HTMLInputElement>('budget').value);
+  const maxCrops = $<HTMLInputElement>('max-crops').value;
+  const numTokens = Number($<HTMLInputElement>('num-tokens').value);
   return {
     ...(strategy ? { strategy: strategy as PlanOverrides['strategy'] } : {}),
     ...(resolution > 0 ? { resolution, tileSize: resolution } : {}),
     ...(budget > 0 ? { tokenBudget: budget } : {}),
+    ...(maxCrops !== '' && Number(maxCrops) >= 0 ? { maxCrops: Number(maxCrops) } : {}),
+    ...(numTokens > 0 ? { numTokens } : {}),
   };
+}
+
+/**
+ * The plan is pure geometry, so it is redrawn at once as the knobs move; the image is
+ * re-encoded after, when the user settles.
+ */
+function previewPlan(): void {
+  if (!currentImage || !model) return;
+  try {
+    const plan = planImage(currentImage.width, currentImage.height, model.info.spec.image.loupe, planOverrides());
+    void showPreview(currentImage.blob, plan);
+    $('plan-summary').textContent = `${plan.strategy}: ${plan.inputs.length} input${plan.inputs.length === 1 ? '' : 's'}, ${plan.totalTokens} visual tokens.${plan.notes.length ? ` ${plan.notes.join(' ')}` : ''}`;
+  } catch (error) {
+    $('plan-summary').textContent = describe(error);
+  }
 }
 
 /** The image with what the model sees drawn over it: one box per planned input. */
@@ -105,7 +124,7 @@ async function useImage(blob: Blob, name: string): Promise<void> {
   imageStatus.textContent = `Encoding ${name}…`;
   try {
     const summary = await chat.setImage(blob, planOverrides());
-    currentImage = { blob, name };
+    currentImage = { blob, name, width: summary.plan.imageWidth, height: summary.plan.imageHeight };
     await showPreview(blob, summary.plan).catch(() => undefined);
     hasImage = true;
     conversation.replaceChildren();
@@ -157,7 +176,9 @@ stopButton.addEventListener('click', () => stopper?.abort());
 $('offline').addEventListener('click', () => {
   if (model) void makeAvailableOffline(model.info.baseUrl).then((text) => ($('storage').textContent = text));
 });
+$('plan-form').addEventListener('input', previewPlan);
 $('plan-form').addEventListener('change', () => {
+  previewPlan();
   if (currentImage && !stopper) void useImage(currentImage.blob, currentImage.name);
 });
 for (const id of ['file', 'camera']) {

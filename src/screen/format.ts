@@ -38,6 +38,6 @@ export function formatStats(s: AnswerStats): string {
     `${s.decodeTokensPerSecond.toFixed(1)} tokens/s`,
     `${s.tokensGenerated} tokens (${s.stopReason})`,
     `${s.reusedTokens}/${s.promptTokens} prompt tokens from cache`,
-    `decoder on ${s.providers.decoder_model_merged}, vision on ${s.providers.vision_encoder}`,
+    `vision ${s.providers.vision_encoder} · embeddings ${s.providers.embed_tokens} · decoder ${s.providers.decoder_model_merged}`,
   ].join(' · ');
 }

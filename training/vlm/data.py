@@ -59,10 +59,29 @@ class SceneSource(Protocol):
     def corpus_texts(self) -> list[str]: ...
 
 
+def scene_questions(scene: Scene) -> Sequence[QAItem]:
+    """training.synth's Sample calls them `questions`; the Protocol (and fake_data) `qa`."""
+    qa = getattr(scene, "qa", None)
+    return qa if qa is not None else scene.questions
+
+
+# Where word lists live in a generator module (dotted paths are submodules).
+_WORD_LISTS = ("WORDS", "COLORS", "SHAPES", "words.WORDS", "colours.ALL_NAMES", "shapes.SHAPES", "shapes.PLURAL")
+
+
+def _lookup(module: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        module = getattr(module, part, None)
+        if module is None:
+            return None
+    return module
+
+
 class ModuleSource:
     """Adapts a module with `sample(split, index)` (training.synth) to SceneSource.
     Optional extras are used when the module has them: `corpus_texts()` or word lists
-    (WORDS / COLORS / SHAPES) for the tokenizer, `split_size(split)` or SPLIT_SIZES."""
+    (see _WORD_LISTS) for the tokenizer; `split_size(split)`, SPLIT_SIZES or
+    SPLITS[split].size for split sizes."""
 
     def __init__(self, module: Any, name: str, **sample_kwargs: Any):
         self.module, self.name, self.sample_kwargs = module, name, sample_kwargs
@@ -74,19 +93,23 @@ class ModuleSource:
         if hasattr(self.module, "split_size"):
             return int(self.module.split_size(split))
         sizes = getattr(self.module, "SPLIT_SIZES", None)
-        return int(sizes[split]) if sizes and split in sizes else None
+        if sizes and split in sizes:
+            return int(sizes[split])
+        splits = getattr(self.module, "SPLITS", None)
+        size = getattr(splits.get(split), "size", None) if isinstance(splits, dict) else None
+        return int(size) if size else None
 
     def corpus_texts(self) -> list[str]:
         if hasattr(self.module, "corpus_texts"):
             return list(self.module.corpus_texts())
         texts = []
-        for attr in ("WORDS", "COLORS", "COLOURS", "SHAPES"):
-            values = getattr(self.module, attr, None)
+        for path in _WORD_LISTS:
+            values = _lookup(self.module, path)
             if values:
-                texts.append(" ".join(values))
-        # Fallback (and a supplement): what the templates actually say on a few scenes.
-        for i in range(200):
-            for item in self.sample("train", i).qa:
+                texts.append(" ".join(values.values() if isinstance(values, dict) else values))
+        # What the templates actually say, from a few scenes (about 5 s for synth).
+        for i in range(100):
+            for item in scene_questions(self.sample("train", i)):
                 texts.append(f"{question_text(item)} {item.answer}")
         return texts
 
@@ -236,8 +259,8 @@ class TrainBatches(IterableDataset):
         stacks, group_images = group_by_shape(pixels)
         ids, labels, row_image = [], [], []
         for i, (scene, px) in enumerate(zip(scenes, pixels)):
-            k = min(self.cfg.questions_per_image, len(scene.qa))
-            for item in rng.sample(list(scene.qa), k):
+            k = min(self.cfg.questions_per_image, len(scene_questions(scene)))
+            for item in rng.sample(list(scene_questions(scene)), k):
                 row_ids, row_labels = training_row(self.tok, item, num_tokens(px, self.stride))
                 ids.append(row_ids)
                 labels.append(row_labels)
@@ -287,6 +310,6 @@ class EvalScenes(IterableDataset):
                         "options": list(q.options) if getattr(q, "options", None) else None,
                         "correct_option": correct_option(q),
                     }
-                    for q in scene.qa
+                    for q in scene_questions(scene)
                 ],
             }

@@ -37,7 +37,7 @@ from ..quant_sim import cosine, with_int8_vision_and_embed, with_q4_decoder
 from ..quantize import INT8_MIN_ELEMENTS, dequantize_int8, quantize_int8
 from ..tiny_model import greedy_generate
 from ..tokenizer_bpe import EOS_ID, IMAGE_ID, tokenizer_config
-from .data import image_pixels, load_source, normalize_pixels, parse_strategy, question_text
+from .data import image_pixels, scene_questions, load_source, normalize_pixels, parse_strategy, question_text
 from .evaluate import normalise_answer
 from .model import load_checkpoint, splice
 from .tokenizer import load_tokenizer, prompt_ids, prompt_text
@@ -88,7 +88,7 @@ def choose_vision_dtype(model, tok, source, resolution: int, scenes: int) -> dic
             f32 = model.vision(normalize_pixels(pixels[None]))
             i8 = variants["int8"].vision(normalize_pixels(pixels[None]))
         cosines.append(cosine(i8, f32))
-        for item in scene.qa:
+        for item in scene_questions(scene):
             n += 1
             for d, m in variants.items():
                 ids, _, _ = answer(m, tok, pixels, question_text(item))
@@ -185,7 +185,7 @@ def main(argv=None) -> None:
     # ---- golden values for one held-out scene -------------------------------------------
     golden_res = a.golden_resolution or min(resolutions)
     scene = source.sample("val", 0)
-    item = scene.qa[0]
+    item = scene_questions(scene)[0]
     question = question_text(item)
     pixels = image_pixels(scene.image, parse_strategy("convllava", str(golden_res)))
     ids32, feats, logits32 = answer(model, tok, pixels, question)

@@ -1,12 +1,13 @@
 """The whole Loupe-Synth pipeline for the GPU machine, in phases that each fit one
 10-minute call:
 
-    python -m training.vlm.run_all --out runs/synth --phase train-convllava --minutes 8.5
-    python -m training.vlm.run_all --out runs/synth --phase train-vit --minutes 7.5
-    python -m training.vlm.run_all --out runs/synth --phase eval-export --bundle-out public/models/loupe-synth
+    python -m training.vlm.run_all --out $OUT/conv --phase train-convllava,eval-export --minutes 7.5
+    python -m training.vlm.run_all --out $OUT/vit --phase train-vit,eval-export --minutes 8
     python -m training.vlm.run_all --out /tmp/s --phase all --smoke        # CPU, everything, tiny
 
-Writes OUT/{convllava,vit336}/ (checkpoints), OUT/results.jsonl (+ .items.jsonl),
+Each call trains one model and evaluates (and, for ConvLLaVA, exports) it in the same
+call, so nothing has to survive between calls. eval-export scores whichever checkpoints
+OUT holds. Writes OUT/{convllava,vit336}/ (checkpoints), OUT/results.jsonl (+ .items.jsonl),
 OUT/bundle (or --bundle-out), OUT/golden, OUT/summary.json.
 """
 
@@ -62,14 +63,16 @@ def eval_export_phase(out: Path, a) -> dict:
             "--fp32-dir", str(out / "bundle-fp32"), "--quality-scenes", "4" if a.smoke else "16"]
     if a.skip_node or shutil.which("node") is None:
         argv.append("--skip-node")
-    export_mod.main(argv)
+    if (out / "convllava" / "model.pt").exists():
+        export_mod.main(argv)
     return {"eval_s": eval_s, "summary": [l for l in summary_lines if l.get("summary")], "bundle": str(bundle)}
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Train both models, evaluate, export (phased).")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--phase", choices=["train-convllava", "train-vit", "eval-export", "all"], default="all")
+    p.add_argument("--phase", default="all",
+                   help="comma list of train-convllava, train-vit, eval-export; or all")
     p.add_argument("--minutes", type=float, default=8.5, help="training budget per model")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
@@ -82,14 +85,18 @@ def main(argv=None) -> None:
     p.add_argument("--skip-node", action="store_true")
     p.add_argument("--smoke", action="store_true")
     a = p.parse_args(argv)
+    phases = {"train-convllava", "train-vit", "eval-export"} if a.phase == "all" else set(a.phase.split(","))
+    unknown = phases - {"train-convllava", "train-vit", "eval-export"}
+    if unknown:
+        raise SystemExit(f"Unknown phase(s): {sorted(unknown)}")
     if a.smoke and a.eval_limit is None:
         a.eval_limit = 8
     a.out.mkdir(parents=True, exist_ok=True)
     summary_path = a.out / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    if a.phase in ("train-convllava", "all"):
+    if "train-convllava" in phases:
         train_phase("convllava", a.out, a)
-    if a.phase in ("train-vit", "all"):
+    if "train-vit" in phases:
         train_phase("vit336", a.out, a)
     for m in ("convllava", "vit336"):
         cfg = a.out / m / "config.json"
@@ -97,7 +104,7 @@ def main(argv=None) -> None:
             meta = json.loads(cfg.read_text())
             summary[m] = {k: meta.get(k) for k in ("status", "steps", "scenes_seen", "final_loss_last50", "train_wall_s",
                                                    "hardware", "command", "parameters", "source")}
-    if a.phase in ("eval-export", "all"):
+    if "eval-export" in phases:
         summary["evaluation"] = eval_export_phase(a.out, a)
     summary_path.write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
