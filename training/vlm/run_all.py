@@ -1,7 +1,7 @@
 """The whole Loupe-Synth pipeline for the GPU machine, in phases that each fit one
 10-minute call:
 
-    python -m training.vlm.run_all --out $OUT/conv --phase train-convllava,eval-export --minutes 7.5
+    python -m training.vlm.run_all --out $OUT/conv --phase train-convllava,eval-export --minutes 6.5
     python -m training.vlm.run_all --out $OUT/vit --phase train-vit,eval-export --minutes 8
     python -m training.vlm.run_all --out /tmp/s --phase all --smoke        # CPU, everything, tiny
 
