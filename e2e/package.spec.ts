@@ -24,7 +24,7 @@ test('the packed library works inside another Vite app', async ({ page }) => {
   expect(tarball).toMatch(/^loupe-vlm-.*\.tgz$/);
   const listing = run('tar', ['-tzf', join(work, tarball)], work);
   expect(listing).toContain('package/dist-lib/src/index.js');
-  expect(listing).toContain('package/dist-lib/workers/vision.worker.js');
+  expect(listing).toContain('package/dist-lib/workers/loupe.worker.js');
   expect(listing).not.toContain('.test.');
 
   const app = join(work, 'app');
@@ -40,7 +40,7 @@ test('the packed library works inside another Vite app', async ({ page }) => {
   run('npx', ['vite', 'build', '--logLevel', 'error'], app);
   const assets = readdirSync(join(app, 'dist/assets'));
   expect(assets.filter((f) => f.endsWith('.wasm'))).toHaveLength(1);
-  expect(assets.some((f) => f.startsWith('vision.worker'))).toBe(true);
+  expect(assets.some((f) => f.startsWith('loupe.worker'))).toBe(true);
 
   let server: ChildProcess | undefined;
   try {

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { PREVIEW_PORT } from './playwright.config';
 
@@ -35,4 +36,13 @@ test('the manifest makes the app installable', async ({ page }) => {
   const manifest = (await (await page.request.get(new URL(href!, app).href)).json()) as { name: string; icons: { sizes: string }[]; display: string };
   expect(manifest.display).toBe('standalone');
   expect(manifest.icons.map((i) => i.sizes)).toEqual(['192x192', '512x512']);
+});
+
+test('the built app ships onnxruntime-web once: one wasm binary, one copy of its JavaScript', () => {
+  // dist/ is the build the preview server above serves.
+  const assets = new URL('../dist/assets/', import.meta.url);
+  const files = readdirSync(assets);
+  expect(files.filter((f) => f.endsWith('.wasm'))).toHaveLength(1);
+  const withOrt = files.filter((f) => f.endsWith('.js') && readFileSync(new URL(f, assets), 'utf8').includes('ort-wasm-simd-threaded.asyncify'));
+  expect(withOrt).toHaveLength(1);
 });
