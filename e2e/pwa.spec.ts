@@ -43,6 +43,7 @@ test('the built app ships onnxruntime-web once: one wasm binary, one copy of its
   const assets = new URL('../dist/assets/', import.meta.url);
   const files = readdirSync(assets);
   expect(files.filter((f) => f.endsWith('.wasm'))).toHaveLength(1);
-  const withOrt = files.filter((f) => f.endsWith('.js') && readFileSync(new URL(f, assets), 'utf8').includes('ort-wasm-simd-threaded.asyncify'));
+  const withOrt = files.filter((f) => f.endsWith('.js') && readFileSync(new URL(f, assets), 'utf8').includes('ort-wasm-simd-threaded.asyncify.mjs'));
+  // (The page's own script names the .wasm URL; only onnxruntime's glue names its .mjs.)
   expect(withOrt).toHaveLength(1);
 });
