@@ -3,6 +3,8 @@ import { formatModel, formatProgress, formatStats } from './format';
 import { describeStorage, makeAvailableOffline, registerOfflineShell } from './offline';
 
 registerOfflineShell();
+// Which deploy is running (set VITE_BUILD_ID when building); shown so an update is visible.
+document.getElementById('build')!.textContent = `build ${(import.meta.env.VITE_BUILD_ID as string | undefined) ?? (import.meta.env.DEV ? 'dev' : 'local')}`;
 
 /** The static demo: load a bundle, pick an image, ask, watch the answer stream. */
 

@@ -1,0 +1,56 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from '@playwright/test';
+import { SwitchableStaticServer } from './static-server';
+
+/**
+ * A new deploy replaces the app shell (a new precache) and leaves the downloaded model alone:
+ * after the update the model still loads from the cache, with the network off.
+ */
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PORT = Number(process.env.LOUPE_DEPLOY_PORT ?? 5196);
+
+function build(id: string, outDir: string): void {
+  execFileSync('npx', ['vite', 'build', '--logLevel', 'error', '--outDir', outDir, '--emptyOutDir'], { cwd: ROOT, env: { ...process.env, VITE_BUILD_ID: id }, stdio: 'ignore' });
+}
+
+test('a new deploy updates the app without breaking the cached model', async ({ page, context }) => {
+  test.setTimeout(400_000);
+  const work = mkdtempSync(join(tmpdir(), 'loupe-deploy-'));
+  build('A', join(work, 'a'));
+  build('B', join(work, 'b'));
+  const host = new SwitchableStaticServer(join(work, 'a'));
+  await host.listen(PORT);
+  try {
+    const app = `http://127.0.0.1:${PORT}/`;
+    await page.goto(app);
+    await expect(page.locator('#build')).toHaveText('build A');
+    await expect(page.locator('#model-status')).toContainText('Loaded in', { timeout: 120_000 });
+    await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), { timeout: 60_000 }).toBe(true);
+    const cachedBefore = await page.evaluate(async () => (await (await caches.open('loupe-models-v1')).keys()).length);
+    expect(cachedBefore).toBeGreaterThanOrEqual(8);
+
+    host.root = join(work, 'b'); // deploy
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          return page.locator('#build').textContent();
+        },
+        { timeout: 120_000, intervals: [2_000] },
+      )
+      .toBe('build B');
+    expect(await page.evaluate(async () => (await (await caches.open('loupe-models-v1')).keys()).length)).toBe(cachedBefore);
+
+    await context.setOffline(true);
+    await page.reload();
+    await expect(page.locator('#build')).toHaveText('build B');
+    await expect(page.locator('#model-status')).toContainText('Loaded in', { timeout: 120_000 });
+    await context.setOffline(false);
+  } finally {
+    await host.close();
+  }
+});
