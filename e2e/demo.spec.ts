@@ -74,3 +74,22 @@ test('a bundle URL that 404s and a non-image file give clear errors; the app sta
   await page.getByRole('button', { name: 'Use the sample image' }).click();
   await expect(page.locator('#image-status')).toContainText('visual tokens');
 });
+
+test('keyboard only: load the sample, ask, and watch the answer stream in several updates', async ({ page }) => {
+  await openDemo(page);
+  await page.evaluate(() => {
+    const w = window as unknown as { updates: number };
+    w.updates = 0;
+    new MutationObserver(() => w.updates++).observe(document.querySelector('#conversation')!, { subtree: true, characterData: true, childList: true });
+  });
+  const sample = page.getByRole('button', { name: 'Use the sample image' });
+  await sample.focus();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#image-status')).toContainText('visual tokens');
+  await page.getByLabel('Question', { exact: true }).focus();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#stats')).toContainText('tokens/s', { timeout: 120_000 });
+  // The answer lives in a polite live region and arrived piece by piece.
+  await expect(page.locator('#conversation')).toHaveAttribute('aria-live', 'polite');
+  expect(await page.evaluate(() => (window as unknown as { updates: number }).updates)).toBeGreaterThan(3);
+});
