@@ -60,7 +60,8 @@ const STRATEGIES: { name: string; overrides: PlanOverrides; resolution: number |
 
 export async function runBench(options: { bundle: string; device: 'wasm' | 'webgpu'; runs: number }): Promise<Measurement[]> {
   const out: Measurement[] = [];
-  const model = await loadModel(options.bundle, { device: options.device, dtype: 'fp32' });
+  // The bundle's own dtypes (config.json transformers.js_config), as an app would load it.
+  const model = await loadModel(options.bundle, { device: options.device, cache: false });
   const provider = model.info.modules.vision_encoder.provider;
   const name = options.bundle.split('/').filter(Boolean).pop() ?? options.bundle;
   const base = { runtime: 'loupe' as const, provider, model: name };
