@@ -9,27 +9,20 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
+import { checkList, configureOrt, f32Reader, jsonReader } from './node_checks.mjs';
 
 const [bundleDir, fixturesDir] = process.argv.slice(2);
 if (!bundleDir || !fixturesDir) {
   console.error('usage: node training/verify_bundle.mjs <bundle dir> <fixtures dir>');
   process.exit(2);
 }
-ort.env.wasm.numThreads = 1; // no worker threads in Node; also keeps sums in one order
-ort.env.logLevel = 'error';
+configureOrt(ort);
 
 const golden = JSON.parse(readFileSync(path.join(fixturesDir, 'golden.json'), 'utf8'));
-const failures = [];
-const check = (ok, what) => {
-  if (!ok) failures.push(what);
-  console.error(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-};
+const { check, failures } = checkList();
 
-const readJson = (f) => JSON.parse(readFileSync(path.join(bundleDir, f), 'utf8'));
-const readF32 = (f) => {
-  const bytes = readFileSync(path.join(fixturesDir, f));
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-};
+const readJson = jsonReader(bundleDir);
+const readF32 = f32Reader(fixturesDir);
 const session = (name) => ort.InferenceSession.create(readFileSync(path.join(bundleDir, 'onnx', `${name}.onnx`)));
 const maxAbsDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 const cosine = (a, b) => {

@@ -9,26 +9,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
+import { checkList, configureOrt, f32Reader, jsonReader } from '../node_checks.mjs';
 
 const [bundleDir, goldenDir, fp32Dir] = process.argv.slice(2);
 if (!bundleDir || !goldenDir) {
   console.error('usage: node training/vlm/verify_export.mjs <bundle dir> <golden dir> [<fp32 dir>]');
   process.exit(2);
 }
-ort.env.wasm.numThreads = 1;
-ort.env.logLevel = 'error';
+configureOrt(ort);
 
 const golden = JSON.parse(readFileSync(path.join(goldenDir, 'golden.json'), 'utf8'));
-const failures = [];
-const check = (ok, what) => {
-  if (!ok) failures.push(what);
-  console.error(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-};
-const readJson = (f) => JSON.parse(readFileSync(path.join(bundleDir, f), 'utf8'));
-const readF32 = (f) => {
-  const b = readFileSync(path.join(goldenDir, f));
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-};
+const { check, failures } = checkList();
+const readJson = jsonReader(bundleDir);
+const readF32 = f32Reader(goldenDir);
 const graphPath = (file) => {
   for (const dir of [bundleDir, fp32Dir].filter(Boolean)) {
     const p = path.join(dir, 'onnx', file);
