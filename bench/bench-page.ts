@@ -20,6 +20,10 @@ export interface Measurement {
   tokens_per_s?: number;
   image?: string;
   working_bytes?: number;
+  threads?: number;
+  /** Pixel size of the encoded input, so native runs can use the same. */
+  input_width?: number;
+  input_height?: number;
 }
 
 function summary(samples: number[]): { ms: number; min: number; median: number; max: number; runs: number } {
@@ -87,6 +91,7 @@ export async function runBench(options: { bundle: string; device: 'wasm' | 'webg
   for (const s of STRATEGIES.filter((x) => x.name.startsWith('convllava') || x.name === 'tiles')) {
     const encode: number[] = [];
     let tokens = 0;
+    let size: [number, number] = [0, 0];
     for (let i = 0; i <= options.runs; i++) {
       const chat = model.chat();
       const summaryOf = await chat.setImage(jpeg, s.overrides);
@@ -94,8 +99,10 @@ export async function runBench(options: { bundle: string; device: 'wasm' | 'webg
       if (i === 0) continue;
       encode.push(summaryOf.encodeMs);
       tokens = summaryOf.visualTokens;
+      const first = summaryOf.plan.inputs[0]!;
+      size = [first.window?.width ?? first.width, first.window?.height ?? first.height];
     }
-    out.push({ ...base, strategy: s.name, resolution: s.resolution, visual_tokens: tokens, stage: 'encode', ...summary(encode) });
+    out.push({ ...base, strategy: s.name, resolution: s.resolution, visual_tokens: tokens, stage: 'encode', threads: 1, input_width: size[0], input_height: size[1], ...summary(encode) });
   }
   await model.dispose();
   return out;

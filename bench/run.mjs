@@ -4,6 +4,8 @@
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { benchNativeEncoder } from './native.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -27,12 +29,20 @@ try {
   await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', null, { timeout: 120_000 });
   const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), browser: browser.version(), node: process.version };
   const results = await page.evaluate((o) => window.runBench(o), { bundle, device, runs });
+  // The same vision graph natively, at the sizes the browser encoded, one thread and all cores.
+  const bundleDir = fileURLToPath(new URL(`..${bundle.startsWith('/bench/') ? '' : '/public'}${bundle}`, import.meta.url));
+  const model = bundle.split('/').filter(Boolean).pop();
+  const sizes = results
+    .filter((r) => r.stage === 'encode' && r.strategy.startsWith('convllava'))
+    .map((r) => ({ strategy: r.strategy, resolution: r.resolution, width: r.input_width, height: r.input_height }));
+  for (const threads of [1, os.cpus().length]) results.push(...(await benchNativeEncoder({ bundleDir, model, sizes, runs, threads })));
   console.log(JSON.stringify({ machine }));
   for (const r of results) console.log(JSON.stringify(r));
-  console.log('\nstage       strategy           res    tokens   median ms   (min..max)');
+  console.log('\nruntime                  stage       strategy           res    tokens   median ms   (min..max)');
   for (const r of results) {
+    const runtime = `${r.runtime}/${r.provider}${r.threads ? ` x${r.threads}` : ''}`;
     console.log(
-      `${r.stage.padEnd(11)} ${r.strategy.padEnd(18)} ${String(r.resolution ?? '-').padEnd(6)} ${String(r.visual_tokens ?? '-').padEnd(8)} ${r.median.toFixed(1).padStart(9)}   (${r.min.toFixed(1)}..${r.max.toFixed(1)})`,
+      `${runtime.padEnd(24)} ${r.stage.padEnd(11)} ${r.strategy.padEnd(18)} ${String(r.resolution ?? '-').padEnd(6)} ${String(r.visual_tokens ?? '-').padEnd(8)} ${r.median.toFixed(1).padStart(9)}   (${r.min.toFixed(1)}..${r.max.toFixed(1)})`,
     );
   }
 } finally {
