@@ -21,6 +21,8 @@ export interface Measurement {
   image?: string;
   working_bytes?: number;
   threads?: number;
+  /** Which path made the tensors: 'cpu' or 'gpu' (WebGPU compute). */
+  preprocessor?: string;
   /** Pixel size of the encoded input, so native runs can use the same. */
   input_width?: number;
   input_height?: number;
@@ -62,11 +64,12 @@ const STRATEGIES: { name: string; overrides: PlanOverrides; resolution: number |
   { name: 'tiles', overrides: { strategy: 'tiles', tileSize: 384, maxTiles: 4 }, resolution: 384 },
 ];
 
-export async function runBench(options: { bundle: string; device: 'wasm' | 'webgpu'; runs: number }): Promise<Measurement[]> {
+export async function runBench(options: { bundle: string; device: 'wasm' | 'webgpu'; runs: number; preprocessor: 'auto' | 'cpu' | 'gpu' }): Promise<Measurement[]> {
   const out: Measurement[] = [];
   // The bundle's own dtypes (config.json transformers.js_config), as an app would load it.
-  const model = await loadModel(options.bundle, { device: options.device, cache: false });
+  const model = await loadModel(options.bundle, { device: options.device, cache: false, preprocessor: options.preprocessor });
   const provider = model.info.modules.vision_encoder.provider;
+  const preprocessPath = model.info.preprocessor?.path ?? 'cpu';
   const name = options.bundle.split('/').filter(Boolean).pop() ?? options.bundle;
   const base = { runtime: 'loupe' as const, provider, model: name };
   const jpeg = await photo24mp();
@@ -85,7 +88,7 @@ export async function runBench(options: { bundle: string; device: 'wasm' | 'webg
     }
     const common = { ...base, strategy: s.name, resolution: s.resolution, visual_tokens: tokens, image: '6000x4000 JPEG', working_bytes: working };
     out.push({ ...common, stage: 'decode', ...summary(decode) });
-    out.push({ ...common, stage: 'preprocess', ...summary(preprocess) });
+    out.push({ ...common, stage: 'preprocess', preprocessor: preprocessPath, ...summary(preprocess) });
   }
   // The encoder on the same machine, for scale (only strategies this bundle's graph takes).
   for (const s of STRATEGIES.filter((x) => x.name.startsWith('convllava') || x.name === 'tiles')) {

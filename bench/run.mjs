@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: serves the repo with Vite, drives Debian's Chromium over bench/bench.html,
-// prints one JSON line per measurement and a table. Options: --device wasm|webgpu, --runs N.
+// prints one JSON line per measurement and a table. Options: --device wasm|webgpu, --runs N,
+// --bundle URL, --preprocessor auto|cpu|gpu.
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
 import os from 'node:os';
@@ -15,6 +16,7 @@ const option = (name, fallback) => {
 const device = option('device', 'wasm');
 const runs = Number(option('runs', '3'));
 const bundle = option('bundle', '/models/tiny-random-convllava/');
+const preprocessor = option('preprocessor', 'auto');
 
 const server = await createServer({ logLevel: 'error', server: { port: 0, host: '127.0.0.1' } });
 await server.listen();
@@ -28,7 +30,7 @@ try {
   await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
   await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', null, { timeout: 120_000 });
   const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), browser: browser.version(), node: process.version };
-  const results = await page.evaluate((o) => window.runBench(o), { bundle, device, runs });
+  const results = await page.evaluate((o) => window.runBench(o), { bundle, device, runs, preprocessor });
   // The same vision graph natively, at the sizes the browser encoded, one thread and all cores.
   const bundleDir = fileURLToPath(new URL(`..${bundle.startsWith('/bench/') ? '' : '/public'}${bundle}`, import.meta.url));
   const model = bundle.split('/').filter(Boolean).pop();
@@ -40,7 +42,7 @@ try {
   for (const r of results) console.log(JSON.stringify(r));
   console.log('\nruntime                  stage       strategy           res    tokens   median ms   (min..max)');
   for (const r of results) {
-    const runtime = `${r.runtime}/${r.provider}${r.threads ? ` x${r.threads}` : ''}`;
+    const runtime = `${r.runtime}/${r.stage === 'preprocess' ? `${r.preprocessor}` : r.provider}${r.threads ? ` x${r.threads}` : ''}`;
     console.log(
       `${runtime.padEnd(24)} ${r.stage.padEnd(11)} ${r.strategy.padEnd(18)} ${String(r.resolution ?? '-').padEnd(6)} ${String(r.visual_tokens ?? '-').padEnd(8)} ${r.median.toFixed(1).padStart(9)}   (${r.min.toFixed(1)}..${r.max.toFixed(1)})`,
     );

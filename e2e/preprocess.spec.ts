@@ -21,15 +21,21 @@ function overridesFor(name: string): Record<string, unknown> {
   return { strategy: 'tiles', tileSize: tile, maxTiles };
 }
 
-async function withModel(page: Page): Promise<void> {
+async function withModel(page: Page, preprocessor: 'auto' | 'cpu' | 'gpu' = 'auto'): Promise<Record<string, unknown>> {
   await openHarness(page);
-  await page.evaluate(async (bundle) => {
-    (window as unknown as { model: unknown }).model = await window.loupe.loadModel(bundle, { device: 'wasm', dtype: 'fp32' });
-  }, BUNDLE);
+  return page.evaluate(
+    async ({ bundle, preprocessor }) => {
+      const model = await window.loupe.loadModel(bundle, { device: 'wasm', dtype: 'fp32', preprocessor });
+      (window as unknown as { model: unknown }).model = model;
+      return model.info.preprocessor as unknown as Record<string, unknown>;
+    },
+    { bundle: BUNDLE, preprocessor },
+  );
 }
 
-test('every strategy on every reference image matches the Python goldens in Chromium', async ({ page }) => {
-  await withModel(page);
+for (const path of ['cpu', 'gpu'] as const) test(`every strategy on every reference image matches the Python goldens in Chromium (${path} path)`, async ({ page }) => {
+  const report = await withModel(page, path);
+  expect(report).toMatchObject({ path, reason: 'requested' });
   const cases = index.cases.map((c) => {
     const plan = JSON.parse(readFileSync(new URL(`./fixtures/preprocess/${c.plan}`, import.meta.url), 'utf8')) as { inputs: { files: { png?: string } }[] };
     return {
@@ -78,6 +84,11 @@ test('every strategy on every reference image matches the Python goldens in Chro
     expect.soft(r.max, r.name).toBeLessThanOrEqual(3);
   }
   test.info().annotations.push({ type: 'parity', description: JSON.stringify(results.map((r) => [r.name, r.mean.toFixed(4), r.max])) });
+});
+
+test('auto preprocessing stays on the CPU on a software GPU adapter, and says why', async ({ page }) => {
+  const report = await withModel(page, 'auto');
+  expect(report).toMatchObject({ path: 'cpu', reason: 'software GPU adapter: the CPU path is faster' });
 });
 
 test('bad images get a correct tensor or a typed error, and the worker stays usable', async ({ page }) => {

@@ -19,3 +19,4 @@ export type { ImagePlan, PlannedInput, PlanOverrides, DeviceLimits, InputRole, O
 export { planImage, outputSize, planOverlay } from './plan';
 export type { RenderResult } from '../workers/protocol';
 export type { SamplingOptions, ChatMessage } from './tokens';
+export type { PreprocessorReport, PreprocessorRequest } from './pixels';

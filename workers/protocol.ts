@@ -1,6 +1,6 @@
 import type { BundleSpec, DtypeChoice, LoadProgress } from '../src/bundle';
 import type { DeviceRequest, GpuReport, ModuleReport, RuntimeAssets } from '../src/device';
-import type { WorkerImageSource } from '../src/pixels';
+import type { PreprocessorReport, PreprocessorRequest, WorkerImageSource } from '../src/pixels';
 import type { ImagePlan, PlanOverrides } from '../src/plan';
 import type { ChatMessage, SamplingOptions } from '../src/tokens';
 import type { StopReason } from '../src/decoder';
@@ -13,11 +13,15 @@ export interface WorkerLoadRequest {
   assets: RuntimeAssets;
   /** Keep bundle files in Cache Storage. */
   cache: boolean;
+  /** Where images become tensors: WebGPU compute, the CPU, or whichever is faster here. */
+  preprocessor?: PreprocessorRequest;
 }
 
 export interface WorkerLoadResult {
   modules: ModuleReport[];
   gpu: GpuReport;
+  /** The vision worker's preprocessing path. */
+  preprocessor?: PreprocessorReport;
 }
 
 export interface EncodeRequest {

@@ -3,7 +3,7 @@ import { selectDtypes, type BundleSpec } from '../src/bundle';
 import { chooseProvider, configureOrt, loadModuleSession, type GpuReport } from '../src/device';
 import type { ort } from '../src/device/ort';
 import { abortError } from '../src/errors';
-import { decodeImage, renderPlan, type PlanPixels } from '../src/pixels';
+import { choosePreprocessor, decodeImage, renderInput, renderPlan, renderPlanWith, type GpuRenderer, type PlanPixels } from '../src/pixels';
 import { outputSize, planImage, type ImagePlan } from '../src/plan';
 import { encodePlan } from '../src/vision';
 import { CancelRegistry, TaskQueue, requireLoaded } from './cancellation';
@@ -23,6 +23,7 @@ export class VisionService implements VisionWorkerApi {
   private spec: BundleSpec | undefined;
   private gpu: GpuReport | undefined;
   private provider: 'webgpu' | 'wasm' = 'wasm';
+  private renderer: GpuRenderer | undefined;
   private readonly cancels = new CancelRegistry();
   private readonly queue = new TaskQueue();
 
@@ -44,8 +45,10 @@ export class VisionService implements VisionWorkerApi {
     this.spec = request.spec;
     this.gpu = choice.gpu;
     this.provider = created.report.provider;
+    const preprocessor = await choosePreprocessor(request.preprocessor ?? 'auto');
+    this.renderer = preprocessor.renderer;
     releaseCallback(onProgress);
-    return { modules: [created.report], gpu: choice.gpu };
+    return { modules: [created.report], gpu: choice.gpu, preprocessor: preprocessor.report };
   }
 
   /** Decode, plan (with this device's limits) and render: everything before the graph. */
@@ -58,7 +61,11 @@ export class VisionService implements VisionWorkerApi {
       if (signal.aborted) throw abortError('Setting the image');
       const limits = this.provider === 'webgpu' && this.gpu?.limits ? { maxStorageBufferBindingSize: this.gpu.limits.maxStorageBufferBindingSize } : undefined;
       const plan = planImage(image.width, image.height, { config: spec.image.loupe, vision: spec.vision, ...(limits ? { limits } : {}) }, request.overrides);
-      const pixels = renderPlan(image.open(plan.alphaFill), plan, spec.image, signal);
+      const source = image.open(plan.alphaFill);
+      const gpu = this.renderer;
+      const pixels = gpu
+        ? await renderPlanWith((src, input) => (gpu.fits(input) ? gpu.render(src, input) : renderInput(src, input)), source, plan, spec.image, signal)
+        : renderPlan(source, plan, spec.image, signal);
       return { plan, pixels, decodeMs: t1 - t0, preprocessMs: performance.now() - t1 };
     } finally {
       image.close();
@@ -114,5 +121,7 @@ export class VisionService implements VisionWorkerApi {
   async dispose(): Promise<void> {
     await this.session?.release();
     this.session = undefined;
+    this.renderer?.destroy();
+    this.renderer = undefined;
   }
 }

@@ -110,6 +110,7 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
     spec,
     device: options.device ?? 'auto',
     cache,
+    ...(options.preprocessor ? { preprocessor: options.preprocessor } : {}),
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
     assets: { wasmUrl: options.wasmUrl ?? defaultWasmUrl },
   };
@@ -132,7 +133,12 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
       [...visionResult.modules, ...languageResult.modules].map((m: ModuleReport) => [m.module, m]),
     ) as Record<ModuleName, ModuleReport>;
     report({ stage: 'ready', loadedBytes: 0, totalBytes: undefined });
-    return new LoupeModel({ baseUrl, spec, modules, gpu: visionResult.gpu, loadMs: performance.now() - started }, vision, language, workers);
+    return new LoupeModel(
+      { baseUrl, spec, modules, gpu: visionResult.gpu, preprocessor: visionResult.preprocessor, loadMs: performance.now() - started },
+      vision,
+      language,
+      workers,
+    );
   } catch (error) {
     for (const worker of workers) worker.terminate();
     throw asLoupeError(error, 'INTERNAL', `Loading the bundle at ${joinUrl(baseUrl, '')}`);

@@ -1,6 +1,7 @@
 import type { BundleSpec, DtypeChoice, ModuleName, Provider, ProgressCallback } from '../bundle';
 import type { DeviceRequest, GpuReport, ModuleReport } from '../device';
 import type { ImagePlan, PlanOverrides } from '../plan';
+import type { PreprocessorReport, PreprocessorRequest } from '../pixels';
 import type { SamplingOptions } from '../tokens';
 import type { StopReason } from '../decoder';
 
@@ -16,6 +17,8 @@ export interface LoadModelOptions {
   dtype?: DtypeChoice;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+  /** Where images become tensors: 'auto' (default) uses WebGPU compute only where it is faster here. */
+  preprocessor?: PreprocessorRequest;
   /** Keep bundle files in Cache Storage for offline use and fast reloads (default true). */
   cache?: boolean;
   /** Where onnxruntime-web's wasm binary is served from (defaults to the bundled asset). */
@@ -30,6 +33,8 @@ export interface ModelInfo {
   /** Which provider and file runs each module, with fallback reasons where any. */
   modules: Record<ModuleName, ModuleReport>;
   gpu: GpuReport;
+  /** The preprocessing path and why (with the timings that decided it). */
+  preprocessor: PreprocessorReport | undefined;
   loadMs: number;
 }
 

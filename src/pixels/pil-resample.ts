@@ -95,3 +95,13 @@ export interface Rgba8 {
   height: number;
   data: Uint8Array | Uint8ClampedArray;
 }
+
+/** Coefficients that copy samples (one tap of weight 1.0): Pillow's "no resize on this axis". */
+export function identityCoefficients(size: number): Coefficients {
+  return {
+    ksize: 1,
+    starts: Int32Array.from({ length: size }, (_, i) => i),
+    counts: new Int32Array(size).fill(1),
+    weights: new Int32Array(size).fill(ONE),
+  };
+}

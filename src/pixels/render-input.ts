@@ -18,7 +18,7 @@ export interface RenderedInput {
 }
 
 /** Reads canvas rows (source placed on a filled canvas) strip by strip, in increasing order. */
-class CanvasRows {
+export class CanvasRows {
   private strip: Uint8Array;
   private stripStart = 0;
   private stripRows = 0;
