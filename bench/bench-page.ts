@@ -5,7 +5,7 @@
 import { loadModel, type PlanOverrides } from '../src';
 
 export interface Measurement {
-  runtime: 'loupe';
+  runtime: 'loupe' | 'transformers.js';
   provider: string;
   model: string;
   strategy: string;
@@ -64,7 +64,14 @@ const STRATEGIES: { name: string; overrides: PlanOverrides; resolution: number |
   { name: 'tiles', overrides: { strategy: 'tiles', tileSize: 384, maxTiles: 4 }, resolution: 384 },
 ];
 
-export async function runBench(options: { bundle: string; device: 'wasm' | 'webgpu'; runs: number; preprocessor: 'auto' | 'cpu' | 'gpu' }): Promise<Measurement[]> {
+export async function runBench(options: {
+  bundle: string;
+  device: 'wasm' | 'webgpu';
+  runs: number;
+  preprocessor: 'auto' | 'cpu' | 'gpu';
+  /** Also run transformers.js on the same bundle (needs the bundle's fp32 files). */
+  peers: boolean;
+}): Promise<Measurement[]> {
   const out: Measurement[] = [];
   // The bundle's own dtypes (config.json transformers.js_config), as an app would load it.
   const model = await loadModel(options.bundle, { device: options.device, cache: false, preprocessor: options.preprocessor });
@@ -72,6 +79,7 @@ export async function runBench(options: { bundle: string; device: 'wasm' | 'webg
   const preprocessPath = model.info.preprocessor?.path ?? 'cpu';
   const name = options.bundle.split('/').filter(Boolean).pop() ?? options.bundle;
   const base = { runtime: 'loupe' as const, provider, model: name };
+  out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'load', ...summary([model.info.loadMs]) });
   const jpeg = await photo24mp();
   for (const s of STRATEGIES) {
     const decode: number[] = [];
@@ -107,7 +115,36 @@ export async function runBench(options: { bundle: string; device: 'wasm' | 'webg
     }
     out.push({ ...base, strategy: s.name, resolution: s.resolution, visual_tokens: tokens, stage: 'encode', threads: 1, input_width: size[0], input_height: size[1], ...summary(encode) });
   }
+  // Time to first token and decode speed on the bundle's own resolution, then the same for the peer.
+  const question = 'What is in the image?';
+  const small = await (await fetch('/e2e/fixtures/tiny-random-convllava/image.png')).blob();
+  const ttft: number[] = [];
+  const rates: number[] = [];
+  let tokens = 0;
+  for (let i = 0; i <= options.runs; i++) {
+    const chat = model.chat();
+    const started = performance.now();
+    await chat.setImage(small);
+    let first = 0;
+    for await (const piece of chat.ask(question, { maxNewTokens: 16 })) {
+      if (!first && piece.tokenId !== null) first = performance.now();
+    }
+    chat.close();
+    if (i === 0) continue;
+    ttft.push(first - started);
+    rates.push(chat.stats!.decodeTokensPerSecond);
+    tokens = chat.stats!.promptTokens;
+  }
+  const rate = summary(rates);
+  out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'ttft', ...summary(ttft) });
+  out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'decode-tokens', ...rate, tokens_per_s: rate.median });
+  void tokens;
+  const dtypes = Object.fromEntries(Object.values(model.info.modules).map((m) => [m.module, m.dtype]));
   await model.dispose();
+  if (options.peers) {
+    const { runTransformersPeer } = await import('./peer-transformers');
+    out.push(...(await runTransformersPeer({ bundle: options.bundle, device: options.device, runs: options.runs, image: small, question, newTokens: 16, dtypes })));
+  }
   return out;
 }
 
