@@ -117,7 +117,11 @@ export async function runBench(options: {
   }
   // Time to first token and decode speed on the bundle's own resolution, then the same for the peer.
   const question = 'What is in the image?';
-  const small = await (await fetch('/e2e/fixtures/tiny-random-convllava/image.png')).blob();
+  // A square image, so Loupe's pad-to-square and the peer's shortest-edge resize give the same S x S input.
+  const squareCanvas = new OffscreenCanvas(1536, 1536);
+  const squareContext = squareCanvas.getContext('2d')!;
+  squareContext.drawImage(await createImageBitmap(jpeg), 0, 0, 1536, 1536);
+  const small = await squareCanvas.convertToBlob({ type: 'image/png' });
   const ttft: number[] = [];
   const rates: number[] = [];
   let tokens = 0;
@@ -125,13 +129,11 @@ export async function runBench(options: {
     const chat = model.chat();
     const started = performance.now();
     await chat.setImage(small);
-    let first = 0;
-    for await (const piece of chat.ask(question, { maxNewTokens: 16 })) {
-      if (!first && piece.tokenId !== null) first = performance.now();
-    }
+    const encoded = performance.now();
+    for await (const piece of chat.ask(question, { maxNewTokens: 16, minNewTokens: 16 })) void piece;
     chat.close();
     if (i === 0) continue;
-    ttft.push(first - started);
+    ttft.push(encoded - started + chat.stats!.timeToFirstTokenMs);
     rates.push(chat.stats!.decodeTokensPerSecond);
     tokens = chat.stats!.promptTokens;
   }

@@ -76,7 +76,7 @@ export async function runTransformersPeer(o: PeerOptions): Promise<Measurement[]
     decodeRates.push(((o.newTokens - 1) * 1000) / Math.max(fullMs - (first - prepared), 1));
   }
   await model.dispose();
-  const base = { runtime: 'transformers.js' as const, provider: o.device, model: name, strategy: 'processor default', resolution: null, visual_tokens: visualTokens };
+  const base = { runtime: 'transformers.js' as const, provider: o.device, model: name, strategy: 'bundle default', resolution: null, visual_tokens: visualTokens };
   const rate = stats(decodeRates);
   return [
     { ...base, stage: 'load', ...stats([loadMs]) },

@@ -43,7 +43,7 @@ try {
   for (const r of results) console.log(JSON.stringify(r));
   console.log('\nruntime                  stage       strategy           res    tokens      median    (min..max)');
   for (const r of results) {
-    const runtime = `${r.runtime}/${r.stage === 'preprocess' ? `${r.preprocessor}` : r.provider}${r.threads ? ` x${r.threads}` : ''}`;
+    const runtime = `${r.runtime}/${r.stage === 'preprocess' && r.preprocessor ? r.preprocessor : r.provider}${r.threads ? ` x${r.threads}` : ''}`;
     console.log(
       `${runtime.padEnd(24)} ${r.stage.padEnd(11)} ${r.strategy.padEnd(18)} ${String(r.resolution ?? '-').padEnd(6)} ${String(r.visual_tokens ?? '-').padEnd(8)} ${r.median.toFixed(1).padStart(9)}${r.tokens_per_s !== undefined ? ' tok/s' : ' ms   '} (${r.min.toFixed(1)}..${r.max.toFixed(1)})`,
     );

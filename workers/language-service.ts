@@ -109,6 +109,7 @@ export class LanguageService implements LanguageWorkerApi {
       ids: expanded.ids,
       image: expanded.image && state.features ? { span: expanded.image, features: state.features } : undefined,
       maxNewTokens: request.maxNewTokens,
+      ...(request.minNewTokens !== undefined ? { minNewTokens: request.minNewTokens } : {}),
       eosTokenIds: spec.generation.eosTokenIds,
       pick: createSampler(request.sampling),
       onToken: (tokenId) => send({ tokenId, text: stream.push(tokenId) }),

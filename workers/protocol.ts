@@ -57,6 +57,7 @@ export interface AskRequest {
   chatId: number;
   messages: ChatMessage[];
   maxNewTokens: number;
+  minNewTokens?: number;
   sampling: SamplingOptions;
 }
 

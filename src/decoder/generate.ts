@@ -10,6 +10,8 @@ export interface GenerateRequest {
   ids: readonly number[];
   image: ImageInSequence | undefined;
   maxNewTokens: number;
+  /** End-of-sequence is suppressed until this many tokens exist (benchmarks, fixed-length runs). */
+  minNewTokens?: number;
   eosTokenIds: readonly number[];
   pick: (logits: Float32Array) => number;
   /** Called with every new token; return value ignored. */
@@ -55,6 +57,7 @@ export async function generate(model: LanguageModel, cache: KvCache, request: Ge
       stopReason = 'aborted';
       break;
     }
+    if (tokenIds.length < (request.minNewTokens ?? 0)) for (const eos of request.eosTokenIds) logits[eos] = -Infinity;
     const next = request.pick(logits);
     if (request.eosTokenIds.includes(next)) {
       stopReason = 'eos';

@@ -131,6 +131,24 @@ describe('decoder parity', () => {
     expect(result.tokenIds).toEqual(g.greedy_ids);
   });
 
+  it('suppresses end-of-sequence until minNewTokens, then stops on it', async () => {
+    const eos = g.greedy_ids[0]!;
+    const result = await generate(fp32, new KvCache(spec.text), {
+      ids: g.input_ids_expanded,
+      image,
+      maxNewTokens: 16,
+      minNewTokens: 4,
+      eosTokenIds: [eos],
+      pick: argmax,
+      onToken: () => undefined,
+      cancelled: () => false,
+    });
+    expect(result.tokenIds.length).toBeGreaterThanOrEqual(4);
+    expect(result.tokenIds.slice(0, 4)).not.toContain(eos);
+    const plain = await generate(fp32, new KvCache(spec.text), { ids: g.input_ids_expanded, image, maxNewTokens: 16, eosTokenIds: [eos], pick: argmax, onToken: () => undefined, cancelled: () => false });
+    expect(plain).toMatchObject({ tokenIds: [], stopReason: 'eos' });
+  });
+
   it('stops within one token when cancelled', async () => {
     const cache = new KvCache(spec.text);
     let seen = 0;

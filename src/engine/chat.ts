@@ -133,7 +133,14 @@ export class LoupeChat {
     let result: AskResult;
     try {
       result = await this.context.language.ask(
-        { requestId, chatId: this.id, messages, maxNewTokens: options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, sampling: options.sampling ?? {} },
+        {
+          requestId,
+          chatId: this.id,
+          messages,
+          maxNewTokens: options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
+          ...(options.minNewTokens !== undefined ? { minNewTokens: options.minNewTokens } : {}),
+          sampling: options.sampling ?? {},
+        },
         onToken,
       );
     } catch (error) {

@@ -65,6 +65,8 @@ export interface ImageSummary {
 
 export interface AskOptions {
   maxNewTokens?: number;
+  /** Suppress end-of-sequence until this many tokens (for fixed-length runs such as benchmarks). */
+  minNewTokens?: number;
   sampling?: SamplingOptions;
   signal?: AbortSignal;
 }
