@@ -98,19 +98,41 @@ class RowRing {
   }
 }
 
-export function renderInput(source: PixelSource, input: PlannedInput): RenderedInput {
+/**
+ * The output tensor of an input, pre-filled with its fill colour, and the part of the resized
+ * image (columns x0..x1, rows y0..y1) that the window actually shows: what any renderer computes.
+ */
+export interface OutputFrame {
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  window: { x: number; y: number; width: number; height: number };
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+
+export function outputFrame(input: PlannedInput): OutputFrame {
   const out = outputSize(input);
   const window = input.window ?? { x: 0, y: 0, width: input.width, height: input.height };
   const rgb = new Uint8Array(out.width * out.height * 3);
-  for (let i = 0; i < rgb.length; i += 3) {
-    rgb[i] = input.fill[0];
-    rgb[i + 1] = input.fill[1];
-    rgb[i + 2] = input.fill[2];
-  }
-  const x0 = Math.max(0, window.x);
-  const x1 = Math.min(input.width, window.x + window.width);
-  const y0 = Math.max(0, window.y);
-  const y1 = Math.min(input.height, window.y + window.height);
+  for (let i = 0; i < rgb.length; i += 3) rgb.set(input.fill, i);
+  return {
+    rgb,
+    width: out.width,
+    height: out.height,
+    window,
+    x0: Math.max(0, window.x),
+    x1: Math.min(input.width, window.x + window.width),
+    y0: Math.max(0, window.y),
+    y1: Math.min(input.height, window.y + window.height),
+  };
+}
+
+export function renderInput(source: PixelSource, input: PlannedInput): RenderedInput {
+  const frame = outputFrame(input);
+  const { rgb, window, x0, x1, y0, y1 } = frame;
   const canvas = input.canvas;
   const needH = input.width !== canvas.width;
   const needV = input.height !== canvas.height;
@@ -160,7 +182,7 @@ export function renderInput(source: PixelSource, input: PlannedInput): RenderedI
 
   const ring = new RowRing(needV ? vert.ksize + 1 : 1, Math.max(x1 - x0, 0));
   for (let yy = y0; yy < y1; yy++) {
-    const outRow = (yy - window.y) * out.width;
+    const outRow = (yy - window.y) * frame.width;
     const outCol = x0 - window.x;
     if (!needV) {
       const line = ring.get(yy, horizontal);
@@ -169,7 +191,7 @@ export function renderInput(source: PixelSource, input: PlannedInput): RenderedI
     }
     verticalRow(rgb, (outRow + outCol) * 3, x1 - x0, vert, yy, (y) => ring.get(y, horizontal));
   }
-  return { rgb, width: out.width, height: out.height, workingBytes: rows.workingBytes + ring.bytes };
+  return { rgb, width: frame.width, height: frame.height, workingBytes: rows.workingBytes + ring.bytes };
 }
 
 function verticalRow(out: Uint8Array, offset: number, width: number, vert: Coefficients, yy: number, row: (y: number) => Uint8Array): void {

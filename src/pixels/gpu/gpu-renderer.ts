@@ -1,6 +1,6 @@
-import { outputSize, type PlannedInput } from '../../plan';
+import type { PlannedInput } from '../../plan';
 import { coefficients, identityCoefficients, type Coefficients } from '../pil-resample';
-import { CanvasRows, type RenderedInput } from '../render-input';
+import { CanvasRows, outputFrame, type RenderedInput } from '../render-input';
 import type { PixelSource } from '../source';
 import { HORIZONTAL, VERTICAL } from './kernels';
 
@@ -48,17 +48,11 @@ export class GpuRenderer {
   }
 
   async render(source: PixelSource, input: PlannedInput): Promise<RenderedInput> {
-    const out = outputSize(input);
-    const window = input.window ?? { x: 0, y: 0, width: input.width, height: input.height };
-    const x0 = Math.max(0, window.x);
-    const x1 = Math.min(input.width, window.x + window.width);
-    const y0 = Math.max(0, window.y);
-    const y1 = Math.min(input.height, window.y + window.height);
+    const frame = outputFrame(input);
+    const { rgb, window, x0, x1, y0, y1 } = frame;
     const cols = Math.max(x1 - x0, 0);
     const outRows = Math.max(y1 - y0, 0);
-    const rgb = new Uint8Array(out.width * out.height * 3);
-    for (let i = 0; i < rgb.length; i += 3) rgb.set(input.fill, i);
-    if (cols === 0 || outRows === 0) return { rgb, width: out.width, height: out.height, workingBytes: 0 };
+    if (cols === 0 || outRows === 0) return { rgb, width: frame.width, height: frame.height, workingBytes: 0 };
 
     const canvas = input.canvas;
     const horiz = input.width !== canvas.width ? coefficients(canvas.width, 0, canvas.width, input.width, input.filter) : identityCoefficients(input.width);
@@ -85,11 +79,7 @@ export class GpuRenderer {
       device.queue.writeBuffer(src, 0, chunk.buffer, 0, count * canvas.width * 4);
       const params = track(this.buffer(Uint32Array.of(canvas.width, count, cols, x0, horiz.ksize, row - firstRow), GPUBufferUsage.UNIFORM));
       const encoder = device.createCommandEncoder();
-      const pass = encoder.beginComputePass();
-      pass.setPipeline(this.horizontal);
-      pass.setBindGroup(0, this.bindGroup(this.horizontal, [params, src, hs, hc, hw, mid]));
-      pass.dispatchWorkgroups(Math.ceil(cols / 64), count);
-      pass.end();
+      this.dispatch(encoder, this.horizontal, [params, src, hs, hc, hw, mid], cols, count);
       device.queue.submit([encoder.finish()]);
       // The strip buffer is reused: wait until the GPU has read it.
       await device.queue.onSubmittedWorkDone();
@@ -100,11 +90,7 @@ export class GpuRenderer {
     const read = track(device.createBuffer({ size: outRows * cols * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
     const params = track(this.buffer(Uint32Array.of(cols, outRows, y0, vert.ksize, firstRow, 0), GPUBufferUsage.UNIFORM));
     const encoder = device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(this.vertical);
-    pass.setBindGroup(0, this.bindGroup(this.vertical, [params, mid, vs, vc, vw, dst]));
-    pass.dispatchWorkgroups(Math.ceil(cols / 64), outRows);
-    pass.end();
+    this.dispatch(encoder, this.vertical, [params, mid, vs, vc, vw, dst], cols, outRows);
     encoder.copyBufferToBuffer(dst, 0, read, 0, outRows * cols * 4);
     device.queue.submit([encoder.finish()]);
     await read.mapAsync(GPUMapMode.READ);
@@ -113,7 +99,7 @@ export class GpuRenderer {
     for (const b of owned) b.destroy();
 
     for (let y = 0; y < outRows; y++) {
-      const base = ((y + y0 - window.y) * out.width + (x0 - window.x)) * 3;
+      const base = ((y + y0 - window.y) * frame.width + (x0 - window.x)) * 3;
       for (let x = 0; x < cols; x++) {
         const v = packed[y * cols + x]!;
         rgb[base + x * 3] = v & 255;
@@ -121,14 +107,19 @@ export class GpuRenderer {
         rgb[base + x * 3 + 2] = (v >>> 16) & 255;
       }
     }
-    return { rgb, width: out.width, height: out.height, workingBytes: rows.workingBytes + chunk.byteLength };
+    return { rgb, width: frame.width, height: frame.height, workingBytes: rows.workingBytes + chunk.byteLength };
   }
 
-  private bindGroup(pipeline: GPUComputePipeline, buffers: GPUBuffer[]): GPUBindGroup {
-    return this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
+  /** One compute pass: buffers bound in order, one invocation per output column x row. */
+  private dispatch(encoder: GPUCommandEncoder, pipeline: GPUComputePipeline, buffers: GPUBuffer[], cols: number, rows: number): void {
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(
+      0,
+      this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) }),
+    );
+    pass.dispatchWorkgroups(Math.ceil(cols / 64), rows);
+    pass.end();
   }
 
   destroy(): void {
