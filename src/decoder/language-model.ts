@@ -1,7 +1,8 @@
 import { ort } from '../device/ort';
 import type { BundleSpec } from '../bundle';
 import { LoupeError } from '../errors';
-import { asFloat32, mergeImageFeatures, toHalf, type ImageSpan } from '../embeddings';
+import { asFloat32, mergeImageFeatures, type ImageSpan } from '../embeddings';
+import { floatInput, inputFloatType } from '../device/float-input';
 import type { KvCache } from './kv-cache';
 
 /** An image's features and the positions they occupy in the sequence. */
@@ -13,8 +14,6 @@ export interface ImageInSequence {
 /** The two text-side graphs and the one step they take together. */
 export class LanguageModel {
   private readonly hasPositionIds: boolean;
-  /** fp16 decoders (q4f16, fp16) take half-precision embeddings and caches. */
-  private readonly embedsType: 'float32' | 'float16';
 
   constructor(
     readonly spec: BundleSpec,
@@ -22,12 +21,11 @@ export class LanguageModel {
     private readonly decoder: ort.InferenceSession,
   ) {
     this.hasPositionIds = decoder.inputNames.includes('position_ids');
-    this.embedsType = tensorType(decoder, 'inputs_embeds');
   }
 
-  /** Element type of the KV cache, as the decoder declares its past inputs. */
+  /** Element type of the KV cache, as the decoder declares its past inputs (fp16 for q4f16/fp16 decoders). */
   get cacheType(): 'float32' | 'float16' {
-    return tensorType(this.decoder, 'past_key_values.0.key');
+    return inputFloatType(this.decoder, 'past_key_values.0.key');
   }
 
   async embed(ids: readonly number[]): Promise<Float32Array> {
@@ -53,8 +51,7 @@ export class LanguageModel {
     mergeImageFeatures(embeds, start, fed.length, hidden, image?.span, image?.features);
     const total = ids.length;
     const feeds: Record<string, ort.Tensor> = {
-      inputs_embeds:
-        this.embedsType === 'float16' ? new ort.Tensor('float16', toHalf(embeds), [1, fed.length, hidden]) : new ort.Tensor('float32', embeds, [1, fed.length, hidden]),
+      inputs_embeds: floatInput(this.decoder, 'inputs_embeds', embeds, [1, fed.length, hidden]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       ...cache.feeds(),
     };
@@ -75,9 +72,4 @@ export class LanguageModel {
   async release(): Promise<void> {
     await Promise.all([this.embedTokens.release(), this.decoder.release()]);
   }
-}
-
-function tensorType(session: ort.InferenceSession, name: string): 'float32' | 'float16' {
-  const meta = session.inputMetadata?.find((m) => m.name === name);
-  return meta !== undefined && meta.isTensor && meta.type === 'float16' ? 'float16' : 'float32';
 }

@@ -1,7 +1,8 @@
 import { ort } from '../device/ort';
 import { LoupeError } from '../errors';
 import { outputSize, type ImagePlan } from '../plan';
-import { asFloat32, toHalf } from '../embeddings/float16';
+import { asFloat32 } from '../embeddings/float16';
+import { floatInput } from '../device/float-input';
 
 export interface EncodedImage {
   /** [tokens, hidden] row-major, already projected to the LLM width. */
@@ -21,13 +22,6 @@ function stack(tensors: Float32Array[]): Float32Array {
     offset += t.length;
   }
   return out;
-}
-
-/** A pixel tensor in the element type the graph declares for that input (float32 or float16). */
-function pixelTensor(session: ort.InferenceSession, name: string, data: Float32Array, dims: number[]): ort.Tensor {
-  const meta = session.inputMetadata?.find((m) => m.name === name);
-  const wantsHalf = meta !== undefined && meta.isTensor && meta.type === 'float16';
-  return wantsHalf ? new ort.Tensor('float16', toHalf(data), dims) : new ort.Tensor('float32', data, dims);
 }
 
 async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<{ data: Float32Array; dims: readonly number[] }> {
@@ -78,8 +72,8 @@ export async function encodePlan(session: ort.InferenceSession, plan: ImagePlan,
   if (plan.strategy === 'pyramid') {
     const low = outputSize(plan.inputs[1]!);
     const { data, dims } = await run(session, {
-      pixel_values: pixelTensor(session, 'pixel_values', tensors[0]!, [1, 3, first.height, first.width]),
-      pixel_values_low: pixelTensor(session, 'pixel_values_low', tensors[1]!, [1, 3, low.height, low.width]),
+      pixel_values: floatInput(session, 'pixel_values', tensors[0]!, [1, 3, first.height, first.width]),
+      pixel_values_low: floatInput(session, 'pixel_values_low', tensors[1]!, [1, 3, low.height, low.width]),
     });
     return { features: data, tokens: dims[1] ?? 0, hidden: dims[2] ?? 0 };
   }
@@ -90,7 +84,7 @@ export async function encodePlan(session: ort.InferenceSession, plan: ImagePlan,
   if (!sameSize) throw new LoupeError('INTERNAL', `Plan "${plan.strategy}" mixes input sizes; the vision graph takes one size per batch.`);
   const batch = imageInputs.length;
   const feeds: Record<string, ort.Tensor> = {
-    pixel_values: pixelTensor(session, 'pixel_values', stack(imageInputs.map((x) => x.tensor)), [batch, 3, first.height, first.width]),
+    pixel_values: floatInput(session, 'pixel_values', stack(imageInputs.map((x) => x.tensor)), [batch, 3, first.height, first.width]),
   };
   if (plan.strategy === 'multicrop') {
     feeds.coords = new ort.Tensor('float32', Float32Array.from(imageInputs.flatMap(({ input }) => input.coord ?? [0.5, 0.5])), [batch, 2]);
