@@ -1,6 +1,14 @@
 /// <reference types="vitest/config" />
 import { defineConfig } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
+import { ISOLATION_HEADERS } from './workers/isolation.ts';
+
+/**
+ * Cross-origin isolation, which wasm threads (SharedArrayBuffer) need. Static hosts that
+ * cannot set headers get the same from the service worker (workers/service-worker.ts) after
+ * its first visit.
+ */
+const isolation = { ...ISOLATION_HEADERS };
 
 export default defineConfig({
   // onnxruntime-web finds its wasm via import.meta.url; pre-bundling would move it.
@@ -16,6 +24,11 @@ export default defineConfig({
     VitePWA({
       registerType: 'autoUpdate',
       injectRegister: null,
+      // Our own service worker (workers/service-worker.ts): Workbox precaching plus the COOP/COEP
+      // headers that make the page cross-origin isolated on hosts that cannot send them.
+      strategies: 'injectManifest',
+      srcDir: 'workers',
+      filename: 'service-worker.ts',
       includeManifestIcons: false,
       manifest: {
         name: 'Loupe — ask about high-resolution images',
@@ -30,15 +43,15 @@ export default defineConfig({
           { src: 'icons/loupe-512.png', sizes: '512x512', type: 'image/png', purpose: 'any maskable' },
         ],
       },
-      workbox: {
+      injectManifest: {
         globPatterns: ['**/*.{html,js,css,wasm,png,webmanifest}'],
         globIgnores: ['models/**'],
         maximumFileSizeToCacheInBytes: 40 * 2 ** 20,
-        cleanupOutdatedCaches: true,
       },
     }),
   ],
-  server: { port: 5173 },
+  server: { port: 5173, headers: isolation },
+  preview: { headers: isolation },
   test: {
     include: ['src/**/*.test.ts', 'workers/**/*.test.ts'],
     environment: 'node',

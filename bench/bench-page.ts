@@ -69,17 +69,25 @@ export async function runBench(options: {
   device: 'wasm' | 'webgpu';
   runs: number;
   preprocessor: 'auto' | 'cpu' | 'gpu';
+  /** wasm threads (default: what the page allows). */
+  threads?: number;
   /** Also run transformers.js on the same bundle (needs the bundle's fp32 files). */
   peers: boolean;
 }): Promise<Measurement[]> {
   const out: Measurement[] = [];
   // The bundle's own dtypes (config.json transformers.js_config), as an app would load it.
-  const model = await loadModel(options.bundle, { device: options.device, cache: false, preprocessor: options.preprocessor });
+  const model = await loadModel(options.bundle, {
+    device: options.device,
+    cache: false,
+    preprocessor: options.preprocessor,
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  });
+  const threads = model.info.threads.threads;
   const provider = model.info.modules.vision_encoder.provider;
   const preprocessPath = model.info.preprocessor?.path ?? 'cpu';
   const name = options.bundle.split('/').filter(Boolean).pop() ?? options.bundle;
   const base = { runtime: 'loupe' as const, provider, model: name };
-  out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'load', ...summary([model.info.loadMs]) });
+  out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'load', threads, ...summary([model.info.loadMs]) });
   const jpeg = await photo24mp();
   for (const s of STRATEGIES) {
     const decode: number[] = [];
@@ -113,7 +121,7 @@ export async function runBench(options: {
       const first = summaryOf.plan.inputs[0]!;
       size = [first.window?.width ?? first.width, first.window?.height ?? first.height];
     }
-    out.push({ ...base, strategy: s.name, resolution: s.resolution, visual_tokens: tokens, stage: 'encode', threads: 1, input_width: size[0], input_height: size[1], ...summary(encode) });
+    out.push({ ...base, strategy: s.name, resolution: s.resolution, visual_tokens: tokens, stage: 'encode', threads, input_width: size[0], input_height: size[1], ...summary(encode) });
   }
   // Time to first token and decode speed on the bundle's own resolution, then the same for the peer.
   const question = 'What is in the image?';
@@ -138,14 +146,14 @@ export async function runBench(options: {
     tokens = chat.stats!.promptTokens;
   }
   const rate = summary(rates);
-  out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'ttft', ...summary(ttft) });
-  out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'decode-tokens', ...rate, tokens_per_s: rate.median });
+  out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'ttft', threads, ...summary(ttft) });
+  out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'decode-tokens', threads, ...rate, tokens_per_s: rate.median });
   void tokens;
   const dtypes = Object.fromEntries(Object.values(model.info.modules).map((m) => [m.module, m.dtype]));
   await model.dispose();
   if (options.peers) {
     const { runTransformersPeer } = await import('./peer-transformers');
-    out.push(...(await runTransformersPeer({ bundle: options.bundle, device: options.device, runs: options.runs, image: small, question, newTokens: 16, dtypes })));
+    out.push(...(await runTransformersPeer({ bundle: options.bundle, device: options.device, runs: options.runs, image: small, question, newTokens: 16, dtypes, threads })));
   }
   return out;
 }

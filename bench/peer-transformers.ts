@@ -14,6 +14,8 @@ export interface PeerOptions {
   image: Blob;
   question: string;
   newTokens: number;
+  /** wasm threads Loupe used, so both run with the same. */
+  threads: number;
   /** The dtype per module Loupe ran, so both run the same files. */
   dtypes: Record<string, string>;
 }
@@ -32,8 +34,11 @@ export async function runTransformersPeer(o: PeerOptions): Promise<Measurement[]
   env.localModelPath = `/${parts.join('/')}/`;
   env.useWasmCache = false;
   // No CDN: the same local onnxruntime-web wasm Loupe uses.
-  const onnx = env.backends.onnx as { wasm?: { wasmPaths?: unknown } };
-  if (onnx.wasm) onnx.wasm.wasmPaths = { wasm: new URL(ortWasmUrl, location.href).href };
+  const onnx = env.backends.onnx as { wasm?: { wasmPaths?: unknown; numThreads?: number } };
+  if (onnx.wasm) {
+    onnx.wasm.wasmPaths = { wasm: new URL(ortWasmUrl, location.href).href };
+    onnx.wasm.numThreads = o.threads;
+  }
 
   const loadStarted = performance.now();
   const [model, tokenizer, processor] = await Promise.all([
@@ -76,7 +81,7 @@ export async function runTransformersPeer(o: PeerOptions): Promise<Measurement[]
     decodeRates.push(((o.newTokens - 1) * 1000) / Math.max(fullMs - (first - prepared), 1));
   }
   await model.dispose();
-  const base = { runtime: 'transformers.js' as const, provider: o.device, model: name, strategy: 'bundle default', resolution: null, visual_tokens: visualTokens };
+  const base = { runtime: 'transformers.js' as const, provider: o.device, threads: o.threads, model: name, strategy: 'bundle default', resolution: null, visual_tokens: visualTokens };
   const rate = stats(decodeRates);
   return [
     { ...base, stage: 'load', ...stats([loadMs]) },

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: serves the repo with Vite, drives Debian's Chromium over bench/bench.html,
 // prints one JSON line per measurement and a table. Options: --device wasm|webgpu, --runs N,
-// --bundle URL, --preprocessor auto|cpu|gpu, --no-peers (skip transformers.js).
+// --bundle URL, --preprocessor auto|cpu|gpu, --threads N (wasm threads; default: what the page allows), --no-peers.
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
 import os from 'node:os';
@@ -18,6 +18,7 @@ const runs = Number(option('runs', '3'));
 const bundle = option('bundle', '/models/tiny-random-convllava/');
 const preprocessor = option('preprocessor', 'auto');
 const peers = !args.includes('--no-peers');
+const threads = option('threads', undefined);
 
 const server = await createServer({ logLevel: 'error', server: { port: 0, host: '127.0.0.1' } });
 await server.listen();
@@ -30,8 +31,9 @@ try {
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
   await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', null, { timeout: 120_000 });
-  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), browser: browser.version(), node: process.version };
-  const results = await page.evaluate((o) => window.runBench(o), { bundle, device, runs, preprocessor, peers });
+  const isolated = await page.evaluate(() => self.crossOriginIsolated);
+  const machine = { cross_origin_isolated: isolated, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), browser: browser.version(), node: process.version };
+  const results = await page.evaluate((o) => window.runBench(o), { bundle, device, runs, preprocessor, peers, ...(threads ? { threads: Number(threads) } : {}) });
   // The same vision graph natively, at the sizes the browser encoded, one thread and all cores.
   const bundleDir = fileURLToPath(new URL(`..${bundle.startsWith('/bench/') ? '' : '/public'}${bundle}`, import.meta.url));
   const model = bundle.split('/').filter(Boolean).pop();

@@ -7,8 +7,10 @@ import { expect, test } from '@playwright/test';
 import { SwitchableStaticServer } from './static-server';
 
 /**
- * A new deploy replaces the app shell (a new precache) and leaves the downloaded model alone:
- * after the update the model still loads from the cache, with the network off.
+ * A static host that sends no headers: the service worker makes the page cross-origin isolated
+ * (wasm threads) from the second visit. A new deploy replaces the app shell (a new precache)
+ * and leaves the downloaded model alone: after the update the model still loads from the
+ * cache, with the network off.
  */
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PORT = Number(process.env.LOUPE_DEPLOY_PORT ?? 5196);
@@ -30,6 +32,14 @@ test('a new deploy updates the app without breaking the cached model', async ({ 
     await expect(page.locator('#build')).toHaveText('build A');
     await expect(page.locator('#model-status')).toContainText('Loaded in', { timeout: 120_000 });
     await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null), { timeout: 60_000 }).toBe(true);
+    // This host sends no COOP/COEP: the first visit runs wasm on one thread and says why.
+    expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(false);
+    await expect(page.locator('#model-status')).toContainText('wasm 1 thread (page not cross-origin isolated)');
+    // Once the service worker serves the page, it adds the headers: isolated, several threads.
+    await page.reload();
+    expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    await expect(page.locator('#model-status')).toContainText(cores > 1 ? `wasm ${Math.min(4, cores)} threads.` : 'wasm 1 thread.', { timeout: 120_000 });
     const cachedBefore = await page.evaluate(async () => (await (await caches.open('loupe-models-v1')).keys()).length);
     expect(cachedBefore).toBeGreaterThanOrEqual(8);
 

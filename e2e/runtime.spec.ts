@@ -18,7 +18,7 @@ for (const device of ['wasm', 'webgpu'] as const) {
         for await (const piece of chat.ask(question, { maxNewTokens: 16 })) pieces.push({ ...piece, at: performance.now() });
         const info = model.info;
         await model.dispose();
-        return { pieces, stats: chat.stats, modules: info.modules, gpu: info.gpu, summary, progress };
+        return { pieces, stats: chat.stats, modules: info.modules, gpu: info.gpu, threads: info.threads, cores: navigator.hardwareConcurrency, summary, progress };
       },
       { bundle: BUNDLE, image: IMAGE, device, question: golden.question },
     );
@@ -31,6 +31,8 @@ for (const device of ['wasm', 'webgpu'] as const) {
       expect(result.stats!.providers[module]).toBe(device);
       expect(result.modules[module].fallbackReason).toBeUndefined();
     }
+    // The dev server sends COOP/COEP, so wasm runs multi-threaded (and still matches PyTorch).
+    expect(result.threads).toEqual({ threads: Math.min(4, result.cores), crossOriginIsolated: true });
     if (device === 'webgpu') {
       expect(result.gpu.available).toBe(true);
       expect(result.gpu.limits!.maxStorageBufferBindingSize).toBeGreaterThan(0);

@@ -28,7 +28,7 @@ export class LanguageService implements LanguageWorkerApi {
     request: WorkerLoadRequest & { tokenizerJson: unknown; tokenizerConfig: unknown },
     onProgress: ProgressSink,
   ): Promise<WorkerLoadResult> {
-    configureOrt(request.assets);
+    const threads = configureOrt(request.assets);
     this.tokenizer = BundleTokenizer.fromFiles(request.tokenizerJson, request.tokenizerConfig);
     const choice = await chooseProvider(request.device);
     const spec = request.spec;
@@ -50,7 +50,7 @@ export class LanguageService implements LanguageWorkerApi {
     this.model = new LanguageModel(spec, embed.session, decoder.session);
     this.spec = spec;
     releaseCallback(onProgress);
-    return { modules: [embed.report, decoder.report], gpu: choice.gpu };
+    return { modules: [embed.report, decoder.report], gpu: choice.gpu, threads };
   }
 
   private chat(chatId: number): ChatState {

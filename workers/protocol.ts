@@ -1,5 +1,5 @@
 import type { BundleSpec, DtypeChoice, LoadProgress } from '../src/bundle';
-import type { DeviceRequest, GpuReport, ModuleReport, RuntimeAssets } from '../src/device';
+import type { DeviceRequest, GpuReport, ModuleReport, RuntimeAssets, ThreadReport } from '../src/device';
 import type { PreprocessorReport, PreprocessorRequest, WorkerImageSource } from '../src/pixels';
 import type { ImagePlan, PlanOverrides } from '../src/plan';
 import type { ChatMessage, SamplingOptions } from '../src/tokens';
@@ -20,6 +20,8 @@ export interface WorkerLoadRequest {
 export interface WorkerLoadResult {
   modules: ModuleReport[];
   gpu: GpuReport;
+  /** wasm threads this worker's sessions use, and why not more. */
+  threads: ThreadReport;
   /** The vision worker's preprocessing path. */
   preprocessor?: PreprocessorReport;
 }

@@ -28,7 +28,7 @@ export class VisionService implements VisionWorkerApi {
   private readonly queue = new TaskQueue();
 
   async load(request: WorkerLoadRequest, onProgress: ProgressSink): Promise<WorkerLoadResult> {
-    configureOrt(request.assets);
+    const threads = configureOrt(request.assets);
     const choice = await chooseProvider(request.device);
     const dtypes = selectDtypes({ provider: choice.provider, shaderF16: choice.gpu.shaderF16 }, request.spec.declaredDtypes, request.dtype);
     const created = await loadModuleSession({
@@ -48,7 +48,7 @@ export class VisionService implements VisionWorkerApi {
     const preprocessor = await choosePreprocessor(request.preprocessor ?? 'auto');
     this.renderer = preprocessor.renderer;
     releaseCallback(onProgress);
-    return { modules: [created.report], gpu: choice.gpu, preprocessor: preprocessor.report };
+    return { modules: [created.report], gpu: choice.gpu, threads, preprocessor: preprocessor.report };
   }
 
   /** Decode, plan (with this device's limits) and render: everything before the graph. */

@@ -15,20 +15,42 @@ export interface ProviderChoice {
 export interface RuntimeAssets {
   /** URL of onnxruntime-web's `ort-wasm-simd-threaded.asyncify.wasm`; never a CDN by default. */
   wasmUrl?: string;
-  /** wasm threads; more than one needs a cross-origin isolated page. */
+  /**
+   * wasm threads. Default: up to 4 on a cross-origin isolated page (COOP/COEP, which
+   * SharedArrayBuffer needs), else 1. More than 1 without isolation is refused.
+   */
   numThreads?: number;
 }
 
-let configured = false;
+/** How many wasm threads this context can use, and why not more. */
+export interface ThreadReport {
+  threads: number;
+  crossOriginIsolated: boolean;
+  reason?: string;
+}
+
+let configured: ThreadReport | undefined;
+
+/** Threads for this context: the request if isolation allows it, else 1 with the reason. */
+export function wasmThreads(requested: number | undefined, isolated: boolean, cores: number): ThreadReport {
+  if (!isolated) {
+    const reason = 'the page is not cross-origin isolated (serve it with COOP: same-origin and COEP: require-corp), so wasm runs on one thread';
+    return requested !== undefined && requested <= 1 ? { threads: 1, crossOriginIsolated: false } : { threads: 1, crossOriginIsolated: false, reason };
+  }
+  if (requested !== undefined) return { threads: Math.max(1, Math.floor(requested)), crossOriginIsolated: true };
+  return { threads: Math.max(1, Math.min(4, cores)), crossOriginIsolated: true };
+}
 
 /** Points onnxruntime-web at local assets. Must run before the first session is created. */
-export function configureOrt(assets: RuntimeAssets): void {
-  if (configured) return;
-  configured = true;
+export function configureOrt(assets: RuntimeAssets): ThreadReport {
+  if (configured) return configured;
+  const scope = globalThis as { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } };
+  configured = wasmThreads(assets.numThreads, scope.crossOriginIsolated === true, scope.navigator?.hardwareConcurrency ?? 1);
   if (assets.wasmUrl) ort.env.wasm.wasmPaths = { wasm: assets.wasmUrl };
-  ort.env.wasm.numThreads = assets.numThreads ?? 1;
+  ort.env.wasm.numThreads = configured.threads;
   ort.env.wasm.proxy = false;
   ort.env.logLevel = 'error';
+  return configured;
 }
 
 /** Decides the provider from the user's request and what the GPU probe found. */

@@ -112,7 +112,7 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
     cache,
     ...(options.preprocessor ? { preprocessor: options.preprocessor } : {}),
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
-    assets: { wasmUrl: options.wasmUrl ?? defaultWasmUrl },
+    assets: { wasmUrl: options.wasmUrl ?? defaultWasmUrl, ...(options.threads !== undefined ? { numThreads: options.threads } : {}) },
   };
 
   let stop: (error: LoupeError) => void = () => undefined;
@@ -134,7 +134,7 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
     ) as Record<ModuleName, ModuleReport>;
     report({ stage: 'ready', loadedBytes: 0, totalBytes: undefined });
     return new LoupeModel(
-      { baseUrl, spec, modules, gpu: visionResult.gpu, preprocessor: visionResult.preprocessor, loadMs: performance.now() - started },
+      { baseUrl, spec, modules, gpu: visionResult.gpu, threads: visionResult.threads, preprocessor: visionResult.preprocessor, loadMs: performance.now() - started },
       vision,
       language,
       workers,

@@ -1,5 +1,5 @@
 import type { BundleSpec, DtypeChoice, ModuleName, Provider, ProgressCallback } from '../bundle';
-import type { DeviceRequest, GpuReport, ModuleReport } from '../device';
+import type { DeviceRequest, GpuReport, ModuleReport, ThreadReport } from '../device';
 import type { ImagePlan, PlanOverrides } from '../plan';
 import type { PreprocessorReport, PreprocessorRequest } from '../pixels';
 import type { SamplingOptions } from '../tokens';
@@ -21,6 +21,11 @@ export interface LoadModelOptions {
   preprocessor?: PreprocessorRequest;
   /** Keep bundle files in Cache Storage for offline use and fast reloads (default true). */
   cache?: boolean;
+  /**
+   * wasm threads per worker. Default: up to 4 when the page is cross-origin isolated,
+   * else 1 (see `info.threads` for what was used and why).
+   */
+  threads?: number;
   /** Where onnxruntime-web's wasm binary is served from (defaults to the bundled asset). */
   wasmUrl?: string;
   /** Custom worker construction, for hosts that serve the worker scripts themselves. */
@@ -33,6 +38,8 @@ export interface ModelInfo {
   /** Which provider and file runs each module, with fallback reasons where any. */
   modules: Record<ModuleName, ModuleReport>;
   gpu: GpuReport;
+  /** wasm threads used by the vision worker (the language worker uses the same). */
+  threads: ThreadReport;
   /** The preprocessing path and why (with the timings that decided it). */
   preprocessor: PreprocessorReport | undefined;
   loadMs: number;

@@ -27,7 +27,9 @@ export function formatModel(info: ModelInfo): string {
   const gpu = info.gpu.available
     ? `GPU ${info.gpu.adapter?.vendor || 'adapter'} ${info.gpu.adapter?.architecture ?? ''}, max binding ${formatBytes(info.gpu.limits?.maxStorageBufferBindingSize ?? 0)}`
     : `no WebGPU (${info.gpu.reason ?? 'n/a'})`;
-  return `Loaded in ${Math.round(info.loadMs)} ms. ${modules}. ${gpu}.`;
+  const t = info.threads;
+  const threads = `wasm ${t.threads} thread${t.threads === 1 ? '' : 's'}${t.reason ? ` (${t.crossOriginIsolated ? t.reason : 'page not cross-origin isolated'})` : ''}`;
+  return `Loaded in ${Math.round(info.loadMs)} ms. ${modules}. ${gpu}. ${threads}.`;
 }
 
 export function formatStats(s: AnswerStats): string {
