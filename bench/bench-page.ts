@@ -3,6 +3,7 @@
  * returns one record per measurement. Warm-up first, then `runs` timed repetitions.
  */
 import { loadModel, type PlanOverrides } from '../src';
+import { runScaling } from './scaling';
 
 export interface Measurement {
   runtime: 'loupe' | 'transformers.js';
@@ -71,6 +72,8 @@ export async function runBench(options: {
   preprocessor: 'auto' | 'cpu' | 'gpu';
   /** wasm threads (default: what the page allows). */
   threads?: number;
+  /** The peer's wasm threads (default: its own default). */
+  peerThreads?: number;
   /** Also run transformers.js on the same bundle (needs the bundle's fp32 files). */
   peers: boolean;
 }): Promise<Measurement[]> {
@@ -153,7 +156,7 @@ export async function runBench(options: {
   await model.dispose();
   if (options.peers) {
     const { runTransformersPeer } = await import('./peer-transformers');
-    out.push(...(await runTransformersPeer({ bundle: options.bundle, device: options.device, runs: options.runs, image: small, question, newTokens: 16, dtypes, threads })));
+    out.push(...(await runTransformersPeer({ bundle: options.bundle, device: options.device, runs: options.runs, image: small, question, newTokens: 16, dtypes, ...(options.peerThreads !== undefined ? { threads: options.peerThreads } : {}) })));
   }
   return out;
 }
@@ -161,7 +164,9 @@ export async function runBench(options: {
 declare global {
   interface Window {
     runBench: typeof runBench;
+    runScaling: typeof runScaling;
   }
 }
 window.runBench = runBench;
+window.runScaling = runScaling;
 document.querySelector('#status')!.textContent = 'ready';

@@ -14,8 +14,8 @@ export interface PeerOptions {
   image: Blob;
   question: string;
   newTokens: number;
-  /** wasm threads Loupe used, so both run with the same. */
-  threads: number;
+  /** wasm threads; default: what transformers.js picks by itself (onnxruntime-web's default). */
+  threads?: number;
   /** The dtype per module Loupe ran, so both run the same files. */
   dtypes: Record<string, string>;
 }
@@ -37,7 +37,7 @@ export async function runTransformersPeer(o: PeerOptions): Promise<Measurement[]
   const onnx = env.backends.onnx as { wasm?: { wasmPaths?: unknown; numThreads?: number } };
   if (onnx.wasm) {
     onnx.wasm.wasmPaths = { wasm: new URL(ortWasmUrl, location.href).href };
-    onnx.wasm.numThreads = o.threads;
+    if (o.threads !== undefined) onnx.wasm.numThreads = o.threads;
   }
 
   const loadStarted = performance.now();
@@ -47,6 +47,8 @@ export async function runTransformersPeer(o: PeerOptions): Promise<Measurement[]
     AutoImageProcessor.from_pretrained(name),
   ]);
   const loadMs = performance.now() - loadStarted;
+  // onnxruntime-web writes the thread count it resolved back into env.
+  const threads = onnx.wasm?.numThreads ?? 1;
   const config = model.config as unknown as { image_token_index: number };
 
   const ttft: number[] = [];
@@ -81,7 +83,7 @@ export async function runTransformersPeer(o: PeerOptions): Promise<Measurement[]
     decodeRates.push(((o.newTokens - 1) * 1000) / Math.max(fullMs - (first - prepared), 1));
   }
   await model.dispose();
-  const base = { runtime: 'transformers.js' as const, provider: o.device, threads: o.threads, model: name, strategy: 'bundle default', resolution: null, visual_tokens: visualTokens };
+  const base = { runtime: 'transformers.js' as const, provider: o.device, threads, model: name, strategy: 'bundle default', resolution: null, visual_tokens: visualTokens };
   const rate = stats(decodeRates);
   return [
     { ...base, stage: 'load', ...stats([loadMs]) },

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // `npm run bench`: serves the repo with Vite, drives Debian's Chromium over bench/bench.html,
 // prints one JSON line per measurement and a table. Options: --device wasm|webgpu, --runs N,
-// --bundle URL, --preprocessor auto|cpu|gpu, --threads N (wasm threads; default: what the page allows), --no-peers.
+// --bundle URL, --preprocessor auto|cpu|gpu, --threads N (wasm threads; default: what the page allows),
+// --peer-threads N (transformers.js' threads; default: its own), --no-peers, --scaling.
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { benchNativeEncoder } from './native.mjs';
+import { scalingChart } from './chart.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -18,7 +21,8 @@ const runs = Number(option('runs', '3'));
 const bundle = option('bundle', '/models/tiny-random-convllava/');
 const preprocessor = option('preprocessor', 'auto');
 const peers = !args.includes('--no-peers');
-const threads = option('threads', undefined);
+const threadsOption = option('threads', undefined);
+const peerThreads = option('peer-threads', undefined);
 
 const server = await createServer({ logLevel: 'error', server: { port: 0, host: '127.0.0.1' } });
 await server.listen();
@@ -33,7 +37,16 @@ try {
   await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', null, { timeout: 120_000 });
   const isolated = await page.evaluate(() => self.crossOriginIsolated);
   const machine = { cross_origin_isolated: isolated, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), browser: browser.version(), node: process.version };
-  const results = await page.evaluate((o) => window.runBench(o), { bundle, device, runs, preprocessor, peers, ...(threads ? { threads: Number(threads) } : {}) });
+  if (args.includes('--scaling')) await scaling(page, machine);
+  else await stages(page, machine);
+} finally {
+  await browser.close();
+  await server.close();
+}
+
+/** Every stage of Loupe, transformers.js on the same bundle, and onnxruntime-node. */
+async function stages(page, machine) {
+  const results = await page.evaluate((o) => window.runBench(o), { bundle, device, runs, preprocessor, peers, ...(threadsOption ? { threads: Number(threadsOption) } : {}), ...(peerThreads ? { peerThreads: Number(peerThreads) } : {}) });
   // The same vision graph natively, at the sizes the browser encoded, one thread and all cores.
   const bundleDir = fileURLToPath(new URL(`..${bundle.startsWith('/bench/') ? '' : '/public'}${bundle}`, import.meta.url));
   const model = bundle.split('/').filter(Boolean).pop();
@@ -50,7 +63,42 @@ try {
       `${runtime.padEnd(24)} ${r.stage.padEnd(11)} ${r.strategy.padEnd(18)} ${String(r.resolution ?? '-').padEnd(6)} ${String(r.visual_tokens ?? '-').padEnd(8)} ${r.median.toFixed(1).padStart(9)}${r.tokens_per_s !== undefined ? ' tok/s' : ' ms   '} (${r.min.toFixed(1)}..${r.max.toFixed(1)})`,
     );
   }
-} finally {
-  await browser.close();
-  await server.close();
+}
+
+/** Encode time against input size, ConvNeXt vs ViT (graphs from training/make_scaling_graphs.py). */
+async function scaling(page, machine) {
+  const dir = new URL('./models/scaling/', import.meta.url);
+  let meta;
+  try {
+    meta = JSON.parse(readFileSync(new URL('scaling.json', dir), 'utf8'));
+  } catch {
+    throw new Error('bench/models/scaling/ is missing: run `npm run bench:model` first (it makes the two graphs).');
+  }
+  const threads = Number(threadsOption ?? (machine.cross_origin_isolated ? Math.min(4, os.cpus().length) : 1));
+  const budgetMs = Number(option('budget-ms', '30000'));
+  const points = await page.evaluate((o) => window.runScaling(o), { base: '/bench/models/scaling/', runs, threads, budgetMs });
+  const lines = [JSON.stringify({ machine })];
+  for (const p of points) {
+    const params = meta[p.graph].parameters;
+    lines.push(
+      JSON.stringify({
+        runtime: 'onnxruntime-web', provider: 'wasm', threads: p.threads, model: `${p.graph} (${(params / 1e6).toFixed(1)} M params, fp32)`, strategy: 'square',
+        resolution: p.size, stage: 'encode', visual_tokens: p.tokens, megapixels: +((p.size * p.size) / 1e6).toFixed(3),
+        ms: p.median, runs: p.runs, min: p.min, median: p.median, max: p.max, ...(p.error ? { error: p.error } : {}),
+      }),
+    );
+  }
+  for (const line of lines) console.log(line);
+  const out = new URL('./results/', import.meta.url);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(new URL('scaling.jsonl', out), `${lines.join('\n')}\n`);
+  const label = (graph, what) => `${what}, ${(meta[graph].parameters / 1e6).toFixed(1)} M params, ${meta[graph].tokens_per_side} tokens per side`;
+  const svg = scalingChart(points, { convnext: label('convnext', 'ConvNeXt, 5 stages (ConvLLaVA)'), vit: label('vit', 'ViT, patch 14 (LLaVA-1.5 style)') }, `Vision encode time vs input pixels — Chromium ${machine.browser}, wasm × ${threads} threads`);
+  writeFileSync(new URL('scaling.svg', out), svg);
+  console.log('\ngraph      size   tokens   median ms   ms per megapixel');
+  for (const p of points) {
+    const perMp = p.median / ((p.size * p.size) / 1e6);
+    console.log(`${p.graph.padEnd(10)} ${String(p.size).padEnd(6)} ${String(p.tokens).padEnd(8)} ${p.error ? `failed: ${p.error}` : `${p.median.toFixed(0).padStart(9)}   ${perMp.toFixed(0).padStart(8)}`}`);
+  }
+  console.log('\nwrote bench/results/scaling.jsonl and bench/results/scaling.svg');
 }
