@@ -3,6 +3,7 @@
  * returns one record per measurement. Warm-up first, then `runs` timed repetitions.
  */
 import { loadModel, type PlanOverrides } from '../src';
+import { MODEL_CACHE } from '../src/bundle';
 import { runScaling } from './scaling';
 
 export interface Measurement {
@@ -11,7 +12,9 @@ export interface Measurement {
   model: string;
   strategy: string;
   resolution: number | null;
-  stage: 'load' | 'decode' | 'preprocess' | 'encode' | 'ttft' | 'decode-tokens';
+  stage: 'load' | 'decode' | 'preprocess' | 'encode' | 'ttft' | 'decode-tokens' | 'memory';
+  /** Stage 'memory': bytes the page holds (JS heaps and wasm memories of the page and its workers). */
+  bytes?: number;
   ms: number;
   runs: number;
   min: number;
@@ -56,6 +59,18 @@ async function photo24mp(): Promise<Blob> {
   return canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
 }
 
+/**
+ * The page's memory, workers included (JS heaps and wasm memories), where the browser can
+ * measure it: `measureUserAgentSpecificMemory` needs a cross-origin isolated page.
+ */
+async function pageMemory(): Promise<number | undefined> {
+  const measure = (performance as { measureUserAgentSpecificMemory?: () => Promise<{ bytes: number }> }).measureUserAgentSpecificMemory;
+  if (!self.crossOriginIsolated || !measure) return undefined;
+  const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 60_000));
+  const result = await Promise.race([measure.call(performance), timeout]);
+  return result?.bytes;
+}
+
 const STRATEGIES: { name: string; overrides: PlanOverrides; resolution: number | null }[] = [
   { name: 'convllava-square', overrides: { strategy: 'convllava-square', resolution: 768 }, resolution: 768 },
   { name: 'convllava-square', overrides: { strategy: 'convllava-square', resolution: 1536 }, resolution: 1536 },
@@ -79,18 +94,26 @@ export async function runBench(options: {
 }): Promise<Measurement[]> {
   const out: Measurement[] = [];
   // The bundle's own dtypes (config.json transformers.js_config), as an app would load it.
-  const model = await loadModel(options.bundle, {
+  const loadOptions = {
     device: options.device,
-    cache: false,
+    cache: true,
     preprocessor: options.preprocessor,
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
-  });
+  };
+  // Cold: Loupe's model cache is empty, the files come over the network (and are kept).
+  await caches.delete(MODEL_CACHE);
+  const cold = await loadModel(options.bundle, loadOptions);
+  const coldMs = cold.info.loadMs;
+  await cold.dispose();
+  // Warm: the same files from Cache Storage, as on every later visit.
+  const model = await loadModel(options.bundle, loadOptions);
   const threads = model.info.threads.threads;
   const provider = model.info.modules.vision_encoder.provider;
   const preprocessPath = model.info.preprocessor?.path ?? 'cpu';
   const name = options.bundle.split('/').filter(Boolean).pop() ?? options.bundle;
   const base = { runtime: 'loupe' as const, provider, model: name };
-  out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'load', threads, ...summary([model.info.loadMs]) });
+  out.push({ ...base, strategy: 'cold (network)', resolution: null, visual_tokens: null, stage: 'load', threads, ...summary([coldMs]) });
+  out.push({ ...base, strategy: 'warm (Cache Storage)', resolution: null, visual_tokens: null, stage: 'load', threads, ...summary([model.info.loadMs]) });
   const jpeg = await photo24mp();
   for (const s of STRATEGIES) {
     const decode: number[] = [];
@@ -152,6 +175,8 @@ export async function runBench(options: {
   out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'ttft', threads, ...summary(ttft) });
   out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'decode-tokens', threads, ...rate, tokens_per_s: rate.median });
   void tokens;
+  const memory = await pageMemory();
+  if (memory !== undefined) out.push({ ...base, strategy: 'after encode + answer', resolution: null, visual_tokens: null, stage: 'memory', bytes: memory, ...summary([0]) });
   const dtypes = Object.fromEntries(Object.values(model.info.modules).map((m) => [m.module, m.dtype]));
   await model.dispose();
   if (options.peers) {

@@ -29,7 +29,9 @@ await server.listen();
 const { port } = server.httpServer.address();
 const browser = await chromium.launch({
   executablePath: process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu'],
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
+    // measureUserAgentSpecificMemory answers at once instead of at the next natural GC.
+    '--enable-blink-features=ForceEagerMeasureMemory'],
 });
 try {
   const page = await browser.newPage();
@@ -59,9 +61,11 @@ async function stages(page, machine) {
   console.log('\nruntime                  stage       strategy           res    tokens      median    (min..max)');
   for (const r of results) {
     const runtime = `${r.runtime}/${r.stage === 'preprocess' && r.preprocessor ? r.preprocessor : r.provider}${r.threads ? ` x${r.threads}` : ''}`;
-    console.log(
-      `${runtime.padEnd(24)} ${r.stage.padEnd(11)} ${r.strategy.padEnd(18)} ${String(r.resolution ?? '-').padEnd(6)} ${String(r.visual_tokens ?? '-').padEnd(8)} ${r.median.toFixed(1).padStart(9)}${r.tokens_per_s !== undefined ? ' tok/s' : ' ms   '} (${r.min.toFixed(1)}..${r.max.toFixed(1)})`,
-    );
+    const value =
+      r.bytes !== undefined
+        ? `${(r.bytes / 2 ** 20).toFixed(1).padStart(9)} MiB`
+        : `${r.median.toFixed(1).padStart(9)}${r.tokens_per_s !== undefined ? ' tok/s' : ' ms   '} (${r.min.toFixed(1)}..${r.max.toFixed(1)})`;
+    console.log(`${runtime.padEnd(24)} ${r.stage.padEnd(11)} ${r.strategy.padEnd(18)} ${String(r.resolution ?? '-').padEnd(6)} ${String(r.visual_tokens ?? '-').padEnd(8)} ${value}`);
   }
 }
 
