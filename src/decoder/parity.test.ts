@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_DIR, bundleSpec, cosine, golden, maxAbsDiff, readF32 } from '../testing/fixtures';
+import { BUNDLE_DIR, FIXTURE_DIR, bundleSpec, cosine, golden, maxAbsDiff, readBytes, readF32 } from '../testing/fixtures';
+import { ort } from '../device/ort';
+import { foldInt8Weights } from '../device/session';
 import { openModule } from '../testing/sessions';
 import { encodePlan } from '../vision';
 import { planImage } from '../plan';
@@ -52,6 +54,19 @@ describe('vision_encoder parity', () => {
     const encoded = await encodePixels(session, pixels, 128, 128);
     expect(cosine(encoded.features, goldenFeatures)).toBeGreaterThanOrEqual(0.99);
     await session.release();
+  });
+
+  it('int8 folded to fp32 at load (the wasm default) equals int8 dequantized every run', async () => {
+    expect(foldInt8Weights({ module: 'vision_encoder', dtype: 'int8', provider: 'wasm', bytes: new Uint8Array(10) })).toBe(true);
+    expect(foldInt8Weights({ module: 'embed_tokens', dtype: 'int8', provider: 'wasm', bytes: new Uint8Array(10) })).toBe(false);
+    expect(foldInt8Weights({ module: 'vision_encoder', dtype: 'int8', provider: 'webgpu', bytes: new Uint8Array(10) })).toBe(false);
+    const folded = await openModule('vision_encoder', 'int8');
+    const asStored = await ort.InferenceSession.create(readBytes(`${BUNDLE_DIR}onnx/vision_encoder_int8.onnx`), { executionProviders: ['wasm'] });
+    const a = await encodePixels(folded, pixels, 128, 128);
+    const b = await encodePixels(asStored, pixels, 128, 128);
+    expect(maxAbsDiff(a.features, b.features)).toBeLessThan(1e-5);
+    await folded.release();
+    await asStored.release();
   });
 
   it('accepts any size that is a multiple of the stride (native aspect)', async () => {

@@ -38,6 +38,20 @@ export interface CreatedSession {
   report: ModuleReport;
 }
 
+/** Above this many int8 bytes, folding to fp32 (4x) would cost too much wasm memory. */
+const FOLD_LIMIT_BYTES = 64 * 2 ** 20;
+
+/**
+ * Whether to let onnxruntime constant-fold a weight-only int8 vision graph's
+ * DequantizeLinear nodes at load. By default it keeps them (for QDQ fusions that a
+ * weight-only graph never uses), so every run dequantizes, and conv weights cannot be
+ * pre-packed: 1.8-2x slower than fp32 on the CPU (measured: `npm run bench`, and
+ * bench/README). Folded, the download stays int8 and the speed is fp32's.
+ */
+export function foldInt8Weights(request: Pick<SessionRequest, 'module' | 'dtype' | 'provider' | 'bytes'>): boolean {
+  return request.provider === 'wasm' && request.module === 'vision_encoder' && ['int8', 'uint8', 'q8'].includes(request.dtype) && request.bytes.byteLength <= FOLD_LIMIT_BYTES;
+}
+
 function baseOptions(request: SessionRequest, strictGpu: boolean): ort.InferenceSession.SessionOptions {
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: [request.provider],
@@ -52,6 +66,7 @@ function baseOptions(request: SessionRequest, strictGpu: boolean): ort.Inference
     }
     if (strictGpu) options.extra = { session: { disable_cpu_ep_fallback: '1' } };
   }
+  if (foldInt8Weights(request)) options.extra = { session: { disable_quant_qdq: '1' } };
   return options;
 }
 
