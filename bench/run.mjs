@@ -8,7 +8,7 @@ import { createServer } from 'vite';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { benchNativeEncoder } from './native.mjs';
+import { benchNativeEncoder, timeNativeGraph } from './native.mjs';
 import { scalingChart } from './chart.mjs';
 
 const args = process.argv.slice(2);
@@ -92,6 +92,25 @@ async function scaling(page, machine) {
       }),
     );
   }
+  // The same graphs natively (onnxruntime-node, CPU), at the sizes the browser tried: the ceiling for wasm.
+  const native = [];
+  for (const graph of ['convnext', 'vit']) {
+    const sizes = points.filter((p) => p.graph === graph).map((p) => ({ width: p.size, height: p.size }));
+    for (const t of [...new Set([1, os.cpus().length])]) {
+      const timed = await timeNativeGraph({ file: fileURLToPath(new URL(meta[graph].file, dir)), output: 'features', sizes, runs, threads: t });
+      for (const r of timed) native.push({ graph, threads: t, size: r.size.width, ...r });
+    }
+  }
+  for (const p of native) {
+    const params = meta[p.graph].parameters;
+    lines.push(
+      JSON.stringify({
+        runtime: 'onnxruntime-node', provider: 'cpu', threads: p.threads, model: `${p.graph} (${(params / 1e6).toFixed(1)} M params, fp32)`, strategy: 'square',
+        resolution: p.size, stage: 'encode', visual_tokens: p.tokens, megapixels: +((p.size * p.size) / 1e6).toFixed(3),
+        ...(p.error ? { error: p.error } : { ms: p.median, runs: p.runs, min: p.min, median: p.median, max: p.max }),
+      }),
+    );
+  }
   for (const line of lines) console.log(line);
   const out = new URL('./results/', import.meta.url);
   mkdirSync(out, { recursive: true });
@@ -99,10 +118,11 @@ async function scaling(page, machine) {
   const label = (graph, what) => `${what}, ${(meta[graph].parameters / 1e6).toFixed(1)} M params, ${meta[graph].tokens_per_side} tokens per side`;
   const svg = scalingChart(points, { convnext: label('convnext', 'ConvNeXt, 5 stages (ConvLLaVA)'), vit: label('vit', 'ViT, patch 14 (LLaVA-1.5 style)') }, `Vision encode time vs input pixels — Chromium ${machine.browser}, wasm × ${threads} threads`);
   writeFileSync(new URL('scaling.svg', out), svg);
-  console.log('\ngraph      size   tokens   median ms   ms per megapixel');
-  for (const p of points) {
+  console.log('\nruntime              graph      size   tokens   median ms   ms per megapixel');
+  const rows = [...points.map((p) => ({ ...p, runtime: `wasm x${p.threads}` })), ...native.map((p) => ({ ...p, runtime: `native x${p.threads}` }))];
+  for (const p of rows) {
     const perMp = p.median / ((p.size * p.size) / 1e6);
-    console.log(`${p.graph.padEnd(10)} ${String(p.size).padEnd(6)} ${String(p.tokens).padEnd(8)} ${p.error ? `failed: ${p.error}` : `${p.median.toFixed(0).padStart(9)}   ${perMp.toFixed(0).padStart(8)}`}`);
+    console.log(`${p.runtime.padEnd(20)} ${p.graph.padEnd(10)} ${String(p.size).padEnd(6)} ${String(p.tokens).padEnd(8)} ${p.error ? `failed: ${p.error}` : `${p.median.toFixed(0).padStart(9)}   ${perMp.toFixed(0).padStart(8)}`}`);
   }
   console.log('\nwrote bench/results/scaling.jsonl and bench/results/scaling.svg');
 }
