@@ -12,9 +12,7 @@ export interface Measurement {
   model: string;
   strategy: string;
   resolution: number | null;
-  stage: 'load' | 'decode' | 'preprocess' | 'encode' | 'ttft' | 'decode-tokens' | 'memory';
-  /** Stage 'memory': bytes the page holds (JS heaps and wasm memories of the page and its workers). */
-  bytes?: number;
+  stage: 'load' | 'decode' | 'preprocess' | 'encode' | 'ttft' | 'decode-tokens';
   ms: number;
   runs: number;
   min: number;
@@ -59,16 +57,9 @@ async function photo24mp(): Promise<Blob> {
   return canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
 }
 
-/**
- * The page's memory, workers included (JS heaps and wasm memories), where the browser can
- * measure it: `measureUserAgentSpecificMemory` needs a cross-origin isolated page.
- */
-async function pageMemory(): Promise<number | undefined> {
-  const measure = (performance as { measureUserAgentSpecificMemory?: () => Promise<{ bytes: number }> }).measureUserAgentSpecificMemory;
-  if (!self.crossOriginIsolated || !measure) return undefined;
-  const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 60_000));
-  const result = await Promise.race([measure.call(performance), timeout]);
-  return result?.bytes;
+/** Tells bench/run.mjs which runtime is working now, so it can attribute the browser's peak memory. */
+function phase(name: string): void {
+  console.log(`bench-phase ${name}`);
 }
 
 const STRATEGIES: { name: string; overrides: PlanOverrides; resolution: number | null }[] = [
@@ -93,6 +84,7 @@ export async function runBench(options: {
   peers: boolean;
 }): Promise<Measurement[]> {
   const out: Measurement[] = [];
+  phase('loupe');
   // The bundle's own dtypes (config.json transformers.js_config), as an app would load it.
   const loadOptions = {
     device: options.device,
@@ -175,13 +167,14 @@ export async function runBench(options: {
   out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'ttft', threads, ...summary(ttft) });
   out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'decode-tokens', threads, ...rate, tokens_per_s: rate.median });
   void tokens;
-  const memory = await pageMemory();
-  if (memory !== undefined) out.push({ ...base, strategy: 'after encode + answer', resolution: null, visual_tokens: null, stage: 'memory', bytes: memory, ...summary([0]) });
   const dtypes = Object.fromEntries(Object.values(model.info.modules).map((m) => [m.module, m.dtype]));
   await model.dispose();
+  phase('idle');
   if (options.peers) {
+    phase('transformers.js');
     const { runTransformersPeer } = await import('./peer-transformers');
     out.push(...(await runTransformersPeer({ bundle: options.bundle, device: options.device, runs: options.runs, image: small, question, newTokens: 16, dtypes, ...(options.peerThreads !== undefined ? { threads: options.peerThreads } : {}) })));
+    phase('idle');
   }
   return out;
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { benchNativeEncoder, timeNativeGraph } from './native.mjs';
 import { scalingChart } from './chart.mjs';
+import { startMemorySampler } from './memory.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -48,7 +49,17 @@ try {
 
 /** Every stage of Loupe, transformers.js on the same bundle, and onnxruntime-node. */
 async function stages(page, machine) {
+  const memory = startMemorySampler(page);
   const results = await page.evaluate((o) => window.runBench(o), { bundle, device, runs, preprocessor, peers, ...(threadsOption ? { threads: Number(threadsOption) } : {}), ...(peerThreads ? { peerThreads: Number(peerThreads) } : {}) });
+  const peaks = memory.stop();
+  const baseline = peaks.get('startup') ?? 0;
+  for (const runtime of ['loupe', 'transformers.js']) {
+    if (!peaks.has(runtime)) continue;
+    results.push({
+      runtime, provider: device, model: bundle.split('/').filter(Boolean).pop(), strategy: 'peak over all its stages', resolution: null, visual_tokens: null, stage: 'memory',
+      bytes: peaks.get(runtime), baseline_bytes: baseline, note: 'PSS of all Chromium processes; baseline = the idle bench page', ms: 0, runs: 1, min: 0, median: 0, max: 0,
+    });
+  }
   // The same vision graph natively, at the sizes the browser encoded, one thread and all cores.
   const bundleDir = fileURLToPath(new URL(`..${bundle.startsWith('/bench/') ? '' : '/public'}${bundle}`, import.meta.url));
   const model = bundle.split('/').filter(Boolean).pop();
