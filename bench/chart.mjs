@@ -1,5 +1,8 @@
 // Draws encode time against input megapixels as an SVG line chart, one series per graph.
 // Used by `npm run bench -- --scaling`; no dependencies, so the chart is reproducible anywhere.
+// Redraw from saved results: node bench/chart.mjs bench/results/scaling.jsonl > bench/results/scaling.svg
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const COLORS = { convnext: '#2f6fdf', vit: '#d9480f' };
 const W = 720;
@@ -60,10 +63,27 @@ export function scalingChart(points, labels, title) {
     legendY += 18;
     const failed = points.find((p) => p.graph === graph && p.error);
     if (failed) {
-      out.push(`<text x="${legendX + 20}" y="${legendY - 4}" fill="${color}">${failed.size}²: failed (${escape(failed.error.replace(/^.*ERROR_MESSAGE: /, ''))})</text>`);
+      const why = /bad_alloc/.test(failed.error) ? 'out of wasm memory (std::bad_alloc)' : `failed (${failed.error.replace(/^.*ERROR_MESSAGE: /, '')})`;
+      out.push(`<text x="${legendX + 20}" y="${legendY - 4}" fill="${color}">${failed.size}²: ${escape(why)}</text>`);
       legendY += 18;
     }
   }
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
+
+/** The chart of a scaling.jsonl written by bench/run.mjs --scaling (its browser records). */
+export function chartFromJsonl(text) {
+  const records = text.trim().split('\n').map((line) => JSON.parse(line));
+  const machine = records.find((r) => r.machine)?.machine ?? {};
+  const browser = records.filter((r) => r.runtime === 'onnxruntime-web');
+  const points = browser.map((r) => ({ graph: r.model.split(' ')[0], size: r.resolution, median: r.median ?? NaN, ...(r.error ? { error: r.error } : {}) }));
+  const label = (graph, what) => {
+    const record = browser.find((r) => r.model.startsWith(graph));
+    return `${what}, ${record.model.replace(/^\S+ \((.*) params.*$/, '$1')} params, ${graph === 'vit' ? 'S/14' : 'S/64'} tokens per side`;
+  };
+  const threads = browser[0]?.threads ?? 1;
+  return scalingChart(points, { convnext: label('convnext', 'ConvNeXt, 5 stages (ConvLLaVA)'), vit: label('vit', 'ViT, patch 14 (LLaVA-1.5 style)') }, `Vision encode time vs input pixels — Chromium ${machine.browser}, wasm × ${threads} threads`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) process.stdout.write(chartFromJsonl(readFileSync(process.argv[2], 'utf8')));

@@ -9,7 +9,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { benchNativeEncoder, timeNativeGraph } from './native.mjs';
-import { scalingChart } from './chart.mjs';
+import { chartFromJsonl } from './chart.mjs';
 import { startMemorySampler } from './memory.mjs';
 
 const args = process.argv.slice(2);
@@ -92,42 +92,27 @@ async function scaling(page, machine) {
   const threads = Number(threadsOption ?? (machine.cross_origin_isolated ? Math.min(4, os.cpus().length) : 1));
   const budgetMs = Number(option('budget-ms', '30000'));
   const points = await page.evaluate((o) => window.runScaling(o), { base: '/bench/models/scaling/', runs, threads, budgetMs });
-  const lines = [JSON.stringify({ machine })];
-  for (const p of points) {
-    const params = meta[p.graph].parameters;
-    lines.push(
-      JSON.stringify({
-        runtime: 'onnxruntime-web', provider: 'wasm', threads: p.threads, model: `${p.graph} (${(params / 1e6).toFixed(1)} M params, fp32)`, strategy: 'square',
-        resolution: p.size, stage: 'encode', visual_tokens: p.tokens, megapixels: +((p.size * p.size) / 1e6).toFixed(3),
-        ms: p.median, runs: p.runs, min: p.min, median: p.median, max: p.max, ...(p.error ? { error: p.error } : {}),
-      }),
-    );
-  }
   // The same graphs natively (onnxruntime-node, CPU), at the sizes the browser tried: the ceiling for wasm.
   const native = [];
   for (const graph of ['convnext', 'vit']) {
     const sizes = points.filter((p) => p.graph === graph).map((p) => ({ width: p.size, height: p.size }));
     for (const t of [...new Set([1, os.cpus().length])]) {
       const timed = await timeNativeGraph({ file: fileURLToPath(new URL(meta[graph].file, dir)), output: 'features', sizes, runs, threads: t });
-      for (const r of timed) native.push({ graph, threads: t, size: r.size.width, ...r });
+      for (const r of timed) native.push({ ...r, graph, threads: t, size: r.size.width });
     }
   }
-  for (const p of native) {
-    const params = meta[p.graph].parameters;
-    lines.push(
-      JSON.stringify({
-        runtime: 'onnxruntime-node', provider: 'cpu', threads: p.threads, model: `${p.graph} (${(params / 1e6).toFixed(1)} M params, fp32)`, strategy: 'square',
-        resolution: p.size, stage: 'encode', visual_tokens: p.tokens, megapixels: +((p.size * p.size) / 1e6).toFixed(3),
-        ...(p.error ? { error: p.error } : { ms: p.median, runs: p.runs, min: p.min, median: p.median, max: p.max }),
-      }),
-    );
-  }
+  const record = (runtime, provider, p) =>
+    JSON.stringify({
+      runtime, provider, threads: p.threads, model: `${p.graph} (${(meta[p.graph].parameters / 1e6).toFixed(1)} M params, fp32)`, strategy: 'square',
+      resolution: p.size, stage: 'encode', visual_tokens: p.tokens, megapixels: +((p.size * p.size) / 1e6).toFixed(3),
+      ...(p.error ? { error: p.error } : { ms: p.median, runs: p.runs, min: p.min, median: p.median, max: p.max }),
+    });
+  const lines = [JSON.stringify({ machine }), ...points.map((p) => record('onnxruntime-web', 'wasm', p)), ...native.map((p) => record('onnxruntime-node', 'cpu', p))];
   for (const line of lines) console.log(line);
   const out = new URL('./results/', import.meta.url);
   mkdirSync(out, { recursive: true });
   writeFileSync(new URL('scaling.jsonl', out), `${lines.join('\n')}\n`);
-  const label = (graph, what) => `${what}, ${(meta[graph].parameters / 1e6).toFixed(1)} M params, ${meta[graph].tokens_per_side} tokens per side`;
-  const svg = scalingChart(points, { convnext: label('convnext', 'ConvNeXt, 5 stages (ConvLLaVA)'), vit: label('vit', 'ViT, patch 14 (LLaVA-1.5 style)') }, `Vision encode time vs input pixels — Chromium ${machine.browser}, wasm × ${threads} threads`);
+  const svg = chartFromJsonl(lines.join('\n'));
   writeFileSync(new URL('scaling.svg', out), svg);
   console.log('\nruntime              graph      size   tokens   median ms   ms per megapixel');
   const rows = [...points.map((p) => ({ ...p, runtime: `wasm x${p.threads}` })), ...native.map((p) => ({ ...p, runtime: `native x${p.threads}` }))];
