@@ -36,14 +36,20 @@ export class LanguageService implements LanguageWorkerApi {
     const common = { baseUrl: spec.baseUrl, choice, cache: request.cache, numLayers: spec.text.numLayers, onProgress: (p: Parameters<ProgressSink>[0]) => onProgress(p) };
     const presentNames: string[] = [];
     for (let i = 0; i < spec.text.numLayers; i++) presentNames.push(`present.${i}.key`, `present.${i}.value`);
-    const embed = await loadModuleSession({ ...common, module: 'embed_tokens', dtype: dtypes.embed_tokens });
-    let decoder;
-    try {
-      decoder = await loadModuleSession({ ...common, module: 'decoder_model_merged', dtype: dtypes.decoder_model_merged, gpuOutputs: presentNames });
-    } catch (error) {
-      await embed.session.release();
-      throw error;
+    // Both at once: the decoder downloads while the embeddings' session (and onnxruntime)
+    // starts; the sessions themselves are created one after the other.
+    const sessions = new TaskQueue();
+    const serialize = <T>(open: () => Promise<T>) => sessions.run(open);
+    const [embedResult, decoderResult] = await Promise.allSettled([
+      loadModuleSession({ ...common, serialize, module: 'embed_tokens', dtype: dtypes.embed_tokens }),
+      loadModuleSession({ ...common, serialize, module: 'decoder_model_merged', dtype: dtypes.decoder_model_merged, gpuOutputs: presentNames }),
+    ]);
+    if (embedResult.status === 'rejected' || decoderResult.status === 'rejected') {
+      for (const result of [embedResult, decoderResult]) if (result.status === 'fulfilled') await result.value.session.release();
+      throw embedResult.status === 'rejected' ? embedResult.reason : (decoderResult as PromiseRejectedResult).reason;
     }
+    const embed = embedResult.value;
+    const decoder = decoderResult.value;
     for (const created of [embed, decoder]) {
       if (choice.reason && created.report.provider === 'wasm' && !created.report.fallbackReason) created.report.fallbackReason = choice.reason;
     }

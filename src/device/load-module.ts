@@ -13,6 +13,11 @@ export interface LoadModuleRequest {
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
   cache?: boolean;
+  /**
+   * Runs session creation; pass one serial queue to modules loaded concurrently in a worker:
+   * onnxruntime's WebGPU backend refuses to create two sessions at once. Downloads still overlap.
+   */
+  serialize?: <T>(open: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -28,6 +33,11 @@ export async function loadModuleSession(request: LoadModuleRequest): Promise<Cre
     ...(request.onProgress ? { onProgress: request.onProgress } : {}),
   });
   throwIfAborted(request.signal, `Loading ${file}`);
+  const serialize = request.serialize ?? ((open) => open());
+  return serialize(() => open(request, file, bytes));
+}
+
+async function open(request: LoadModuleRequest, file: string, bytes: Uint8Array): Promise<CreatedSession> {
   request.onProgress?.({ stage: 'session', file, module: request.module, loadedBytes: bytes.byteLength, totalBytes: bytes.byteLength });
   const base = {
     module: request.module,
