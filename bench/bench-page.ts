@@ -57,9 +57,35 @@ async function photo24mp(): Promise<Blob> {
   return canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
 }
 
-/** Tells bench/run.mjs which runtime is working now, so it can attribute the browser's peak memory. */
-function phase(name: string): void {
-  console.log(`bench-phase ${name}`);
+/** The photo squeezed to 1536 x 1536, so Loupe's pad-to-square and the peer's resize agree. */
+async function square1536(jpeg: Blob): Promise<Blob> {
+  const canvas = new OffscreenCanvas(1536, 1536);
+  canvas.getContext('2d')!.drawImage(await createImageBitmap(jpeg), 0, 0, 1536, 1536);
+  return canvas.convertToBlob({ type: 'image/png' });
+}
+
+const QUESTION = 'What is in the image?';
+
+/**
+ * One runtime alone in a fresh page: load, answer once at 1536, keep everything loaded.
+ * bench/run.mjs samples the browser's memory meanwhile.
+ */
+export async function answerOnce(o: { bundle: string; device: 'wasm' | 'webgpu'; runtime: 'loupe' | 'transformers.js'; threads?: number; peerThreads?: number }): Promise<void> {
+  const image = await square1536(await photo24mp());
+  if (o.runtime === 'loupe') {
+    const model = await loadModel(o.bundle, { device: o.device, cache: false, ...(o.threads !== undefined ? { threads: o.threads } : {}) });
+    const chat = model.chat();
+    await chat.setImage(image);
+    for await (const piece of chat.ask(QUESTION, { maxNewTokens: 16, minNewTokens: 16 })) void piece;
+    return;
+  }
+  // The bundle's declared dtypes, which Loupe runs on wasm too.
+  const config = (await (await fetch(`${o.bundle}config.json`)).json()) as { 'transformers.js_config'?: { dtype?: string | Record<string, string> } };
+  const declared = config['transformers.js_config']?.dtype ?? 'fp32';
+  const dtypes = typeof declared === 'string' ? { vision_encoder: declared, embed_tokens: declared, decoder_model_merged: declared } : declared;
+  const { loadTransformersPeer } = await import('./peer-transformers');
+  const peer = await loadTransformersPeer({ bundle: o.bundle, device: o.device, image, question: QUESTION, newTokens: 16, dtypes, ...(o.peerThreads !== undefined ? { threads: o.peerThreads } : {}) });
+  await peer.run();
 }
 
 const STRATEGIES: { name: string; overrides: PlanOverrides; resolution: number | null }[] = [
@@ -84,7 +110,6 @@ export async function runBench(options: {
   peers: boolean;
 }): Promise<Measurement[]> {
   const out: Measurement[] = [];
-  phase('loupe');
   // The bundle's own dtypes (config.json transformers.js_config), as an app would load it.
   const loadOptions = {
     device: options.device,
@@ -141,41 +166,67 @@ export async function runBench(options: {
     }
     out.push({ ...base, strategy: s.name, resolution: s.resolution, visual_tokens: tokens, stage: 'encode', threads, input_width: size[0], input_height: size[1], ...summary(encode) });
   }
-  // Time to first token and decode speed on the bundle's own resolution, then the same for the peer.
-  const question = 'What is in the image?';
+  // Time to first token and decode speed on the bundle's own resolution, Loupe and the peer in turns.
+  const question = QUESTION;
   // A square image, so Loupe's pad-to-square and the peer's shortest-edge resize give the same S x S input.
-  const squareCanvas = new OffscreenCanvas(1536, 1536);
-  const squareContext = squareCanvas.getContext('2d')!;
-  squareContext.drawImage(await createImageBitmap(jpeg), 0, 0, 1536, 1536);
-  const small = await squareCanvas.convertToBlob({ type: 'image/png' });
-  const ttft: number[] = [];
-  const rates: number[] = [];
-  let tokens = 0;
-  for (let i = 0; i <= options.runs; i++) {
+  const small = await square1536(jpeg);
+  const dtypes = Object.fromEntries(Object.values(model.info.modules).map((m) => [m.module, m.dtype]));
+  const loupeAnswer = async () => {
     const chat = model.chat();
     const started = performance.now();
     await chat.setImage(small);
     const encoded = performance.now();
     for await (const piece of chat.ask(question, { maxNewTokens: 16, minNewTokens: 16 })) void piece;
     chat.close();
-    if (i === 0) continue;
-    ttft.push(encoded - started + chat.stats!.timeToFirstTokenMs);
-    rates.push(chat.stats!.decodeTokensPerSecond);
-    tokens = chat.stats!.promptTokens;
+    return { ttftMs: encoded - started + chat.stats!.timeToFirstTokenMs, tokensPerSecond: chat.stats!.decodeTokensPerSecond };
+  };
+  await loupeAnswer(); // warm-up
+  const ttft: number[] = [];
+  const rates: number[] = [];
+  const answerRecords = (runtime: Measurement['runtime'], runThreads: number, ttftSamples: number[], rateSamples: number[]): Measurement[] => {
+    const rate = summary(rateSamples);
+    const common = { runtime, provider, model: name, strategy: 'bundle default', resolution: null, visual_tokens: null, threads: runThreads };
+    return [
+      { ...common, stage: 'ttft', ...summary(ttftSamples) },
+      { ...common, stage: 'decode-tokens', ...rate, tokens_per_s: rate.median },
+    ];
+  };
+  if (!options.peers) {
+    for (let i = 0; i < options.runs; i++) {
+      const r = await loupeAnswer();
+      ttft.push(r.ttftMs);
+      rates.push(r.tokensPerSecond);
+    }
+    out.push(...answerRecords('loupe', threads, ttft, rates));
+    await model.dispose();
+    return out;
   }
-  const rate = summary(rates);
-  out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'ttft', threads, ...summary(ttft) });
-  out.push({ ...base, strategy: 'bundle default', resolution: null, visual_tokens: null, stage: 'decode-tokens', threads, ...rate, tokens_per_s: rate.median });
-  void tokens;
-  const dtypes = Object.fromEntries(Object.values(model.info.modules).map((m) => [m.module, m.dtype]));
+  // The peer, loaded next to Loupe; then the two answer in turns, so drift in the machine's
+  // speed during the run hits both alike.
+  const { loadTransformersPeer } = await import('./peer-transformers');
+  const peer = await loadTransformersPeer({ bundle: options.bundle, device: options.device, image: small, question, newTokens: 16, dtypes, ...(options.peerThreads !== undefined ? { threads: options.peerThreads } : {}) });
+  const peerBase = { runtime: 'transformers.js' as const, provider: options.device, model: name, resolution: null, threads: peer.threads };
+  const peerTtft: number[] = [];
+  const peerRates: number[] = [];
+  const peerPreprocess: number[] = [];
+  let peerTokens = 0;
+  await peer.run(); // its warm-up
+  for (let i = 0; i < options.runs; i++) {
+    const own = await loupeAnswer();
+    ttft.push(own.ttftMs);
+    rates.push(own.tokensPerSecond);
+    const other = await peer.run();
+    peerTtft.push(other.ttftMs);
+    peerRates.push(other.tokensPerSecond);
+    peerPreprocess.push(other.preprocessMs);
+    peerTokens = other.visualTokens;
+  }
+  out.push(...answerRecords('loupe', threads, ttft, rates));
+  out.push({ ...peerBase, strategy: 'cold (network)', visual_tokens: peerTokens, stage: 'load', ...summary([peer.loadMs]) });
+  out.push({ ...peerBase, strategy: 'bundle default', visual_tokens: peerTokens, stage: 'preprocess', ...summary(peerPreprocess) });
+  out.push(...answerRecords('transformers.js', peer.threads, peerTtft, peerRates).map((r) => ({ ...r, visual_tokens: peerTokens })));
   await model.dispose();
-  phase('idle');
-  if (options.peers) {
-    phase('transformers.js');
-    const { runTransformersPeer } = await import('./peer-transformers');
-    out.push(...(await runTransformersPeer({ bundle: options.bundle, device: options.device, runs: options.runs, image: small, question, newTokens: 16, dtypes, ...(options.peerThreads !== undefined ? { threads: options.peerThreads } : {}) })));
-    phase('idle');
-  }
+  await peer.dispose();
   return out;
 }
 
@@ -183,8 +234,10 @@ declare global {
   interface Window {
     runBench: typeof runBench;
     runScaling: typeof runScaling;
+    answerOnce: typeof answerOnce;
   }
 }
 window.runBench = runBench;
 window.runScaling = runScaling;
+window.answerOnce = answerOnce;
 document.querySelector('#status')!.textContent = 'ready';

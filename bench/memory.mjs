@@ -1,7 +1,6 @@
 // Peak memory of the browser, sampled from /proc (Linux): the proportional set size (PSS) of
 // every Chromium process (browser, GPU, renderer; workers live in the renderer), so shared
-// pages are not counted twice. The page says which runtime is working ("bench-phase NAME" on
-// its console) and each phase keeps its own peak.
+// pages are not counted twice.
 import { readFileSync, readdirSync } from 'node:fs';
 
 function chromiumPssBytes() {
@@ -19,10 +18,8 @@ function chromiumPssBytes() {
   return total;
 }
 
-export function startMemorySampler(page, intervalMs = 200) {
-  const peaks = new Map();
-  let phase = 'startup';
-  const sample = () => peaks.set(phase, Math.max(peaks.get(phase) ?? 0, chromiumPssBytes()));
+/** Samples the browser's PSS every `intervalMs` until stopped; returns { available, stop() -> peak bytes }. */
+export function startMemorySampler(intervalMs = 200) {
   const available = (() => {
     try {
       readFileSync('/proc/self/smaps_rollup');
@@ -31,20 +28,18 @@ export function startMemorySampler(page, intervalMs = 200) {
       return false;
     }
   })();
+  let peak = 0;
+  const sample = () => (peak = Math.max(peak, chromiumPssBytes()));
   if (available) sample();
   const timer = available ? setInterval(sample, intervalMs) : undefined;
-  page.on('console', (message) => {
-    const text = message.text();
-    if (!text.startsWith('bench-phase ')) return;
-    if (available) sample();
-    phase = text.slice('bench-phase '.length);
-  });
   return {
     available,
-    /** Peak PSS bytes per phase (phase name -> bytes). */
     stop() {
       clearInterval(timer);
-      return peaks;
+      if (available) sample();
+      return peak;
     },
   };
 }
+
+export { chromiumPssBytes };

@@ -1,16 +1,15 @@
 /**
  * The transformers.js v4 peer, on the same bundle, image and question, in the same page:
  * its own image processor, tokenizer and LLaVA generation loop (main thread, as an app
- * without its own worker runs it). Time to first token and decode speed, like Loupe's.
+ * without its own worker runs it). bench-page.ts alternates its answers with Loupe's, so a
+ * machine whose speed drifts during the run affects both alike.
  */
 import { AutoImageProcessor, AutoTokenizer, env, LlavaForConditionalGeneration, RawImage, Tensor } from '@huggingface/transformers';
 import ortWasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
-import type { Measurement } from './bench-page';
 
 export interface PeerOptions {
   bundle: string;
   device: 'wasm' | 'webgpu';
-  runs: number;
   image: Blob;
   question: string;
   newTokens: number;
@@ -20,13 +19,22 @@ export interface PeerOptions {
   dtypes: Record<string, string>;
 }
 
-function stats(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)]!;
-  return { ms: median, min: sorted[0]!, median, max: sorted[sorted.length - 1]!, runs: samples.length };
+export interface PeerRun {
+  preprocessMs: number;
+  ttftMs: number;
+  tokensPerSecond: number;
+  visualTokens: number;
 }
 
-export async function runTransformersPeer(o: PeerOptions): Promise<Measurement[]> {
+export interface Peer {
+  loadMs: number;
+  threads: number;
+  /** One answer: preprocessing, time to first token, decode rate. */
+  run(): Promise<PeerRun>;
+  dispose(): Promise<void>;
+}
+
+export async function loadTransformersPeer(o: PeerOptions): Promise<Peer> {
   const parts = o.bundle.split('/').filter(Boolean);
   const name = parts.pop()!;
   env.allowRemoteModels = false;
@@ -51,11 +59,7 @@ export async function runTransformersPeer(o: PeerOptions): Promise<Measurement[]
   const threads = onnx.wasm?.numThreads ?? 1;
   const config = model.config as unknown as { image_token_index: number };
 
-  const ttft: number[] = [];
-  const preprocess: number[] = [];
-  const decodeRates: number[] = [];
-  let visualTokens = 0;
-  for (let i = 0; i <= o.runs; i++) {
+  const run = async (): Promise<PeerRun> => {
     const started = performance.now();
     const image = await RawImage.fromBlob(o.image);
     const { pixel_values } = (await processor(image)) as { pixel_values: Tensor };
@@ -63,7 +67,7 @@ export async function runTransformersPeer(o: PeerOptions): Promise<Measurement[]
     const text = tokenizer.apply_chat_template([{ role: 'user', content: `<image>\n${o.question}` }], { tokenize: false, add_generation_prompt: true }) as string;
     const prompt = (tokenizer.encode(text, { add_special_tokens: false }) as number[]).map(Number);
     const [, , h = 0, w = 0] = pixel_values.dims;
-    visualTokens = Math.floor(h / 64) * Math.floor(w / 64);
+    const visualTokens = Math.floor(h / 64) * Math.floor(w / 64);
     const ids = prompt.flatMap((id) => (id === config.image_token_index ? new Array<number>(visualTokens).fill(id) : [id]));
     const inputs = {
       input_ids: new Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [1, ids.length]),
@@ -76,19 +80,9 @@ export async function runTransformersPeer(o: PeerOptions): Promise<Measurement[]
     const full = performance.now();
     await model.generate({ ...inputs, max_new_tokens: o.newTokens, min_new_tokens: o.newTokens } as never);
     const fullMs = performance.now() - full;
-    if (i === 0) continue;
-    preprocess.push(prepared - started);
-    ttft.push(first - started);
     // Decode rate from the full run minus one first-token run (the prompt is prefilled in both).
-    decodeRates.push(((o.newTokens - 1) * 1000) / Math.max(fullMs - (first - prepared), 1));
-  }
-  await model.dispose();
-  const base = { runtime: 'transformers.js' as const, provider: o.device, threads, model: name, strategy: 'bundle default', resolution: null, visual_tokens: visualTokens };
-  const rate = stats(decodeRates);
-  return [
-    { ...base, stage: 'load', ...stats([loadMs]) },
-    { ...base, stage: 'preprocess', ...stats(preprocess) },
-    { ...base, stage: 'ttft', ...stats(ttft) },
-    { ...base, stage: 'decode-tokens', ...rate, tokens_per_s: rate.median },
-  ] as unknown as Measurement[];
+    const tokensPerSecond = ((o.newTokens - 1) * 1000) / Math.max(fullMs - (first - prepared), 1);
+    return { preprocessMs: prepared - started, ttftMs: first - started, tokensPerSecond, visualTokens };
+  };
+  return { loadMs, threads, run, dispose: async () => void (await model.dispose()) };
 }

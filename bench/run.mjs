@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { benchNativeEncoder, timeNativeGraph } from './native.mjs';
 import { chartFromJsonl } from './chart.mjs';
-import { startMemorySampler } from './memory.mjs';
+import { chromiumPssBytes, startMemorySampler } from './memory.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -41,25 +41,20 @@ try {
   const isolated = await page.evaluate(() => self.crossOriginIsolated);
   const machine = { cross_origin_isolated: isolated, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), browser: browser.version(), node: process.version };
   if (args.includes('--scaling')) await scaling(page, machine);
-  else await stages(page, machine);
+  else {
+    const results = await stages(page);
+    await page.close();
+    results.push(...(await memory(browser)));
+    print(machine, results);
+  }
 } finally {
   await browser.close();
   await server.close();
 }
 
 /** Every stage of Loupe, transformers.js on the same bundle, and onnxruntime-node. */
-async function stages(page, machine) {
-  const memory = startMemorySampler(page);
+async function stages(page) {
   const results = await page.evaluate((o) => window.runBench(o), { bundle, device, runs, preprocessor, peers, ...(threadsOption ? { threads: Number(threadsOption) } : {}), ...(peerThreads ? { peerThreads: Number(peerThreads) } : {}) });
-  const peaks = memory.stop();
-  const baseline = peaks.get('startup') ?? 0;
-  for (const runtime of ['loupe', 'transformers.js']) {
-    if (!peaks.has(runtime)) continue;
-    results.push({
-      runtime, provider: device, model: bundle.split('/').filter(Boolean).pop(), strategy: 'peak over all its stages', resolution: null, visual_tokens: null, stage: 'memory',
-      bytes: peaks.get(runtime), baseline_bytes: baseline, note: 'PSS of all Chromium processes; baseline = the idle bench page', ms: 0, runs: 1, min: 0, median: 0, max: 0,
-    });
-  }
   // The same vision graph natively, at the sizes the browser encoded, one thread and all cores.
   const bundleDir = fileURLToPath(new URL(`..${bundle.startsWith('/bench/') ? '' : '/public'}${bundle}`, import.meta.url));
   const model = bundle.split('/').filter(Boolean).pop();
@@ -67,6 +62,39 @@ async function stages(page, machine) {
     .filter((r) => r.stage === 'encode' && r.strategy.startsWith('convllava'))
     .map((r) => ({ strategy: r.strategy, resolution: r.resolution, width: r.input_width, height: r.input_height }));
   for (const threads of [1, os.cpus().length]) results.push(...(await benchNativeEncoder({ bundleDir, model, sizes, runs, threads })));
+  return results;
+}
+
+/**
+ * Each runtime alone in a fresh browser context (its own renderer process): load, answer once
+ * at 1536, and the peak memory of all Chromium processes meanwhile, against the idle browser.
+ */
+async function memory(browser) {
+  const out = [];
+  const runtimes = peers ? ['loupe', 'transformers.js'] : ['loupe'];
+  for (const runtime of runtimes) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
+    await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', null, { timeout: 120_000 });
+    const idle = chromiumPssBytes();
+    const sampler = startMemorySampler();
+    if (!sampler.available) {
+      await context.close();
+      break;
+    }
+    await page.evaluate((o) => window.answerOnce(o), { bundle, device, runtime, ...(threadsOption ? { threads: Number(threadsOption) } : {}), ...(peerThreads ? { peerThreads: Number(peerThreads) } : {}) });
+    const peak = sampler.stop();
+    await context.close();
+    out.push({
+      runtime, provider: device, model: bundle.split('/').filter(Boolean).pop(), strategy: 'alone: load + one answer at 1536', resolution: 1536, visual_tokens: null, stage: 'memory',
+      bytes: peak - idle, peak_bytes: peak, idle_bytes: idle, note: 'peak PSS of all Chromium processes minus the idle bench page', ms: 0, runs: 1, min: 0, median: 0, max: 0,
+    });
+  }
+  return out;
+}
+
+function print(machine, results) {
   console.log(JSON.stringify({ machine }));
   for (const r of results) console.log(JSON.stringify(r));
   console.log('\nruntime                  stage       strategy           res    tokens      median    (min..max)');
