@@ -1,5 +1,6 @@
 import { outputSize, type PlannedInput } from '../plan';
-import { FIXED_HALF, clip8, coefficients, type Coefficients } from './pil-resample';
+import { coefficients } from './pil-resample';
+import { scalarPasses, simdPasses, type ResamplePasses } from './simd/passes';
 import { BitmapSource } from './bitmap-source';
 import type { PixelSource } from './source';
 
@@ -23,19 +24,24 @@ export class CanvasRows {
   private stripStart = 0;
   private stripRows = 0;
   private readonly capacity: number;
+  private readonly ownsRow: boolean;
   readonly row: Uint8Array;
 
+  /** `row`: where canvas rows are assembled (canvas width x 4 bytes), e.g. inside wasm memory. */
   constructor(
     private readonly source: PixelSource,
     private readonly input: PlannedInput,
+    row?: Uint8Array,
   ) {
     this.capacity = BitmapSource.stripRows(input.source.width);
     this.strip = new Uint8Array(input.source.width * Math.min(this.capacity, input.source.height) * 4);
-    this.row = new Uint8Array(input.canvas.width * 4);
+    this.ownsRow = row === undefined;
+    this.row = row ?? new Uint8Array(input.canvas.width * 4);
   }
 
+  /** The strip, and the row unless it lives in a buffer the caller accounts for. */
   get workingBytes(): number {
-    return this.strip.byteLength + this.row.byteLength;
+    return this.strip.byteLength + (this.ownsRow ? this.row.byteLength : 0);
   }
 
   /** Whether canvas row `y` is all fill (above or below the placed source). */
@@ -78,13 +84,9 @@ class RowRing {
   private readonly rows: Uint8Array[];
   private readonly keys: Int32Array;
 
-  constructor(capacity: number, width: number) {
-    this.rows = Array.from({ length: capacity }, () => new Uint8Array(width * 3));
+  constructor(capacity: number, allocate: () => Uint8Array) {
+    this.rows = Array.from({ length: capacity }, allocate);
     this.keys = new Int32Array(capacity).fill(-1);
-  }
-
-  get bytes(): number {
-    return this.rows.length * (this.rows[0]?.byteLength ?? 0);
   }
 
   get(y: number, compute: (y: number, out: Uint8Array) => void): Uint8Array {
@@ -130,48 +132,41 @@ export function outputFrame(input: PlannedInput): OutputFrame {
   };
 }
 
-export function renderInput(source: PixelSource, input: PlannedInput): RenderedInput {
+/** Which inner loops renderInput uses: wasm SIMD where available (default), or plain JavaScript. */
+export type ResampleKernel = 'auto' | 'scalar';
+
+export function renderInput(source: PixelSource, input: PlannedInput, kernel: ResampleKernel = 'auto'): RenderedInput {
   const frame = outputFrame(input);
   const { rgb, window, x0, x1, y0, y1 } = frame;
   const canvas = input.canvas;
   const needH = input.width !== canvas.width;
   const needV = input.height !== canvas.height;
-  const horiz = coefficients(canvas.width, 0, canvas.width, input.width, input.filter);
-  const vert = coefficients(canvas.height, 0, canvas.height, input.height, input.filter);
-  const rows = new CanvasRows(source, input);
+  const horizontal = coefficients(canvas.width, 0, canvas.width, input.width, input.filter);
+  const vertical = coefficients(canvas.height, 0, canvas.height, input.height, input.filter);
+  const ringRows = needV ? vertical.ksize + 1 : 1;
+  // One more row for the resampled padding line.
+  const layout = { canvasWidth: canvas.width, rowWidth: Math.max(x1 - x0, 0), rows: ringRows + 1, horizontal, vertical };
+  const passes: ResamplePasses = (kernel === 'auto' ? simdPasses(layout) : undefined) ?? scalarPasses(layout);
+  const rows = new CanvasRows(source, input, passes.line);
 
   // Horizontal pass of one canvas row, for output columns x0..x1, into packed RGB.
-  const { weights: hw, starts: hs, counts: hc, ksize: hk } = horiz;
   const pass = (line: Uint8Array, target: Uint8Array) => {
+    if (needH) {
+      passes.horizontal(line, target, x0, x1);
+      return;
+    }
     for (let xx = x0, o = 0; xx < x1; xx++, o += 3) {
-      if (!needH) {
-        target[o] = line[xx * 4]!;
-        target[o + 1] = line[xx * 4 + 1]!;
-        target[o + 2] = line[xx * 4 + 2]!;
-        continue;
-      }
-      const count = hc[xx]!;
-      const base = xx * hk;
-      let r = FIXED_HALF;
-      let g = FIXED_HALF;
-      let b = FIXED_HALF;
-      for (let k = 0, p = hs[xx]! * 4; k < count; k++, p += 4) {
-        const w = hw[base + k]!;
-        r += line[p]! * w;
-        g += line[p + 1]! * w;
-        b += line[p + 2]! * w;
-      }
-      target[o] = clip8(r);
-      target[o + 1] = clip8(g);
-      target[o + 2] = clip8(b);
+      target[o] = line[xx * 4]!;
+      target[o + 1] = line[xx * 4 + 1]!;
+      target[o + 2] = line[xx * 4 + 2]!;
     }
   };
   // Rows of pure padding all resample to the same line: compute it once.
   let fillLine: Uint8Array | undefined;
-  const horizontal = (y: number, target: Uint8Array) => {
+  const resampled = (y: number, target: Uint8Array) => {
     if (rows.isFill(y)) {
       if (!fillLine) {
-        fillLine = new Uint8Array(target.length);
+        fillLine = passes.row();
         pass(rows.load(y), fillLine);
       }
       target.set(fillLine);
@@ -180,41 +175,20 @@ export function renderInput(source: PixelSource, input: PlannedInput): RenderedI
     pass(rows.load(y), target);
   };
 
-  const ring = new RowRing(needV ? vert.ksize + 1 : 1, Math.max(x1 - x0, 0));
+  const ring = new RowRing(ringRows, () => passes.row());
+  const taps: Uint8Array[] = [];
   for (let yy = y0; yy < y1; yy++) {
     const outRow = (yy - window.y) * frame.width;
     const outCol = x0 - window.x;
     if (!needV) {
-      const line = ring.get(yy, horizontal);
+      const line = ring.get(yy, resampled);
       rgb.set(line.subarray(0, (x1 - x0) * 3), (outRow + outCol) * 3);
       continue;
     }
-    verticalRow(rgb, (outRow + outCol) * 3, x1 - x0, vert, yy, (y) => ring.get(y, horizontal));
+    const start = vertical.starts[yy]!;
+    taps.length = 0;
+    for (let k = 0; k < vertical.counts[yy]!; k++) taps.push(ring.get(start + k, resampled));
+    passes.vertical(rgb, (outRow + outCol) * 3, x1 - x0, yy, taps);
   }
-  return { rgb, width: frame.width, height: frame.height, workingBytes: rows.workingBytes + ring.bytes };
-}
-
-function verticalRow(out: Uint8Array, offset: number, width: number, vert: Coefficients, yy: number, row: (y: number) => Uint8Array): void {
-  const start = vert.starts[yy]!;
-  const count = vert.counts[yy]!;
-  const base = yy * vert.ksize;
-  const weights = vert.weights;
-  const taps: Uint8Array[] = [];
-  for (let k = 0; k < count; k++) taps.push(row(start + k));
-  for (let x = 0; x < width; x++) {
-    let r = FIXED_HALF;
-    let g = FIXED_HALF;
-    let b = FIXED_HALF;
-    const i = x * 3;
-    for (let k = 0; k < count; k++) {
-      const w = weights[base + k]!;
-      const line = taps[k]!;
-      r += line[i]! * w;
-      g += line[i + 1]! * w;
-      b += line[i + 2]! * w;
-    }
-    out[offset + i] = clip8(r);
-    out[offset + i + 1] = clip8(g);
-    out[offset + i + 2] = clip8(b);
-  }
+  return { rgb, width: frame.width, height: frame.height, workingBytes: rows.workingBytes + passes.bytes };
 }
