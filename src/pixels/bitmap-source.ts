@@ -16,9 +16,11 @@ export class BitmapSource implements PixelSource {
   private context: OffscreenCanvasRenderingContext2D;
   private peakCanvasBytes = 0;
 
+  /** `opaque`: the format has no alpha (JPEG), so compositing is skipped. */
   constructor(
     private readonly bitmap: ImageBitmap,
     private readonly alphaFill: RGB,
+    private readonly opaque = false,
   ) {
     this.canvas = new OffscreenCanvas(1, 1);
     const context = this.canvas.getContext('2d', { willReadFrequently: true });
@@ -58,7 +60,7 @@ export class BitmapSource implements PixelSource {
     ctx.drawImage(this.bitmap, x, y, w, h, 0, 0, w, h);
     const region = out.subarray(0, w * h * 4);
     region.set(ctx.getImageData(0, 0, w, h).data.subarray(0, w * h * 4));
-    compositeOver(region, this.alphaFill);
+    if (!this.opaque) compositeOver(region, this.alphaFill);
   }
 
   close(): void {

@@ -51,7 +51,8 @@ async function blobFromUrl(url: string, signal: AbortSignal | undefined): Promis
   return response.blob();
 }
 
-async function bitmapFromBlob(blob: Blob): Promise<ImageBitmap> {
+/** The decoded bitmap, and whether its format cannot carry transparency (JPEG). */
+async function bitmapFromBlob(blob: Blob): Promise<{ bitmap: ImageBitmap; opaque: boolean }> {
   const header = readImageHeader(new Uint8Array(await blob.slice(0, 256 * 1024).arrayBuffer()));
   if (header?.format === 'svg' || blob.type === 'image/svg+xml') {
     throw decodeError(
@@ -61,7 +62,8 @@ async function bitmapFromBlob(blob: Blob): Promise<ImageBitmap> {
   if (header) checkImageSize(header.width, header.height, `This ${header.format.toUpperCase()} image`);
   try {
     // EXIF orientation honoured; no premultiplication or colour conversion, so bytes stay as encoded.
-    return await createImageBitmap(blob, { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+    const bitmap = await createImageBitmap(blob, { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+    return { bitmap, opaque: header?.format === 'jpeg' };
   } catch (error) {
     throw decodeError(
       `The ${blob.type || 'unknown-type'} data (${blob.size} bytes) is not an image this browser can decode. Use a JPEG, PNG, WebP, GIF or AVIF file.`,
@@ -70,12 +72,12 @@ async function bitmapFromBlob(blob: Blob): Promise<ImageBitmap> {
   }
 }
 
-function fromBitmap(bitmap: ImageBitmap): DecodedImage {
+function fromBitmap(bitmap: ImageBitmap, opaque = false): DecodedImage {
   checkImageSize(bitmap.width, bitmap.height, 'The image');
   return {
     width: bitmap.width,
     height: bitmap.height,
-    open: (fill) => new BitmapSource(bitmap, fill),
+    open: (fill) => new BitmapSource(bitmap, fill, opaque),
     close: () => bitmap.close(),
   };
 }
@@ -90,5 +92,6 @@ export async function decodeImage(source: WorkerImageSource, signal?: AbortSigna
   if (typeof ImageBitmap !== 'undefined' && source instanceof ImageBitmap) return fromBitmap(source);
   const blob = typeof source === 'string' ? await blobFromUrl(source, signal) : (source as Blob);
   if (signal?.aborted) throw abortError('Decoding the image');
-  return fromBitmap(await bitmapFromBlob(blob));
+  const { bitmap, opaque } = await bitmapFromBlob(blob);
+  return fromBitmap(bitmap, opaque);
 }

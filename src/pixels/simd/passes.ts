@@ -90,7 +90,7 @@ export function scalarPasses(layout: PassLayout): ResamplePasses {
 
 interface ResampleExports {
   memory: WebAssembly.Memory;
-  hpass(src: number, dst: number, x0: number, x1: number, starts: number, counts: number, weights: number, ksize: number): void;
+  hpass(src: number, dst: number, x0: number, x1: number, starts: number, pairs: number, wvec: number, stride: number): void;
   vpass(dst: number, n: number, rows: number, weights: number, count: number): void;
 }
 
@@ -127,6 +127,28 @@ class Arena {
   }
 }
 
+/**
+ * Lays out the horizontal weights for hpass: per column and tap pair, eight i16 lanes of the
+ * high parts (w0, w1, w0, w1, ...) then eight of the low parts, where w = hi * 2048 + lo.
+ */
+function splitWeights(h: Coefficients, out: Int16Array, columnLanes: number): void {
+  for (let xx = 0; xx < h.counts.length; xx++) {
+    const count = h.counts[xx]!;
+    for (let pair = 0; pair * 2 < count; pair++) {
+      const at = xx * columnLanes + pair * 16;
+      for (let t = 0; t < 2; t++) {
+        const k = pair * 2 + t;
+        const w = k < count ? h.weights[xx * h.ksize + k]! : 0;
+        const hi = Math.floor(w / 2048);
+        for (let lane = t; lane < 8; lane += 2) {
+          out[at + lane] = hi;
+          out[at + 8 + lane] = w - hi * 2048;
+        }
+      }
+    }
+  }
+}
+
 /** wasm SIMD, or undefined where unavailable (the caller then uses scalarPasses). */
 export function simdPasses(layout: PassLayout): ResamplePasses | undefined {
   const wasm = simdModule();
@@ -134,18 +156,20 @@ export function simdPasses(layout: PassLayout): ResamplePasses | undefined {
   const { horizontal: h, vertical: v } = layout;
   const rowBytes = layout.rowWidth * 3 + 4; // slack: 4-byte stores and loads past the end
   const arena = new Arena(wasm.memory);
+  const pairsPerColumn = Math.ceil(h.ksize / 2);
+  const stride = pairsPerColumn * 32;
   const starts = arena.reserve(h.starts.byteLength);
-  const counts = arena.reserve(h.counts.byteLength);
-  const hWeights = arena.reserve(h.weights.byteLength);
+  const pairs = arena.reserve(h.counts.byteLength);
+  const hWeights = arena.reserve(h.counts.length * stride);
   const vWeights = arena.reserve(v.weights.byteLength);
   const rowPointers = arena.reserve(v.ksize * 4);
-  const line = arena.reserve(layout.canvasWidth * 4);
+  const line = arena.reserve(layout.canvasWidth * 4 + 4); // the last pair may read one pixel past the end
   const outRow = arena.reserve(rowBytes);
   const rowsAt = Array.from({ length: layout.rows }, () => arena.reserve(rowBytes));
   const buffer = arena.commit();
   new Int32Array(buffer, starts, h.starts.length).set(h.starts);
-  new Int32Array(buffer, counts, h.counts.length).set(h.counts);
-  new Int32Array(buffer, hWeights, h.weights.length).set(h.weights);
+  new Int32Array(buffer, pairs, h.counts.length).set(h.counts.map((count) => Math.ceil(count / 2)));
+  splitWeights(h, new Int16Array(buffer, hWeights, (h.counts.length * stride) / 2), stride / 2);
   new Int32Array(buffer, vWeights, v.weights.length).set(v.weights);
   const pointers = new Int32Array(buffer, rowPointers, v.ksize);
   const out = new Uint8Array(buffer, outRow, rowBytes);
@@ -160,7 +184,7 @@ export function simdPasses(layout: PassLayout): ResamplePasses | undefined {
       return new Uint8Array(buffer, at, layout.rowWidth * 3);
     },
     horizontal(src, target, x0, x1) {
-      wasm.hpass(src.byteOffset, target.byteOffset, x0, x1, starts, counts, hWeights, h.ksize);
+      wasm.hpass(src.byteOffset, target.byteOffset, x0, x1, starts, pairs, hWeights, stride);
     },
     vertical(dst, offset, width, yy, taps) {
       const count = v.counts[yy]!;
