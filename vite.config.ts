@@ -12,7 +12,8 @@ const isolation = { ...ISOLATION_HEADERS };
 
 export default defineConfig({
   // onnxruntime-web finds its wasm via import.meta.url; pre-bundling would move it.
-  optimizeDeps: { exclude: ['onnxruntime-web', '@huggingface/transformers'] },
+  // The pages this server serves (not e2e/host-app, a separate app that imports the packed library).
+  optimizeDeps: { exclude: ['onnxruntime-web', '@huggingface/transformers'], entries: ['index.html', 'e2e/harness/*.html', 'bench/*.html'] },
   worker: { format: 'es' },
   // Several pages (demo, test harness), and a missing model file must 404, not fall back to index.html.
   appType: 'mpa',
