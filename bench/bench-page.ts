@@ -5,6 +5,7 @@
 import { loadModel, type PlanOverrides } from '../src';
 import { MODEL_CACHE } from '../src/bundle';
 import { runScaling } from './scaling';
+import { runEval } from './eval-page';
 
 export interface Measurement {
   runtime: 'loupe' | 'transformers.js';
@@ -235,9 +236,11 @@ declare global {
     runBench: typeof runBench;
     runScaling: typeof runScaling;
     answerOnce: typeof answerOnce;
+    runEval: typeof runEval;
   }
 }
 window.runBench = runBench;
 window.runScaling = runScaling;
 window.answerOnce = answerOnce;
+window.runEval = runEval;
 document.querySelector('#status')!.textContent = 'ready';

@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// `npm run eval`: a held-out Loupe-Synth split through Loupe in headless Chromium, scored like
+// training/vlm/evaluate.py scores PyTorch, printed as the same JSON lines:
+//   {"model","strategy","resolution","split","type","n","accuracy"} per question type, then a
+//   summary line per (model, strategy, resolution).
+// Options: --bundle URL (default /models/loupe-synth/), --split test-small-detail|test-large|val,
+// --limit N (scenes; default: the whole split), --resolution 768,1536,native, --device wasm|webgpu,
+// --token-budget 576, --dtype D, --out FILE (also writes FILE.items.jsonl), --compare PYTORCH.items.jsonl
+// (item by item against `python -m training.vlm.evaluate --out ...`).
+// The split is generated on first use into bench/eval-data/ (PNG, so the pixels are the ones
+// PyTorch sees; needs Debian's python3-pil and fonts-dejavu-core).
+import { chromium } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'vite';
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
+};
+const bundle = option('bundle', '/models/loupe-synth/');
+const split = option('split', 'test-small-detail');
+const limit = option('limit', undefined);
+const resolutions = option('resolution', '768,1536,native').split(',');
+const device = option('device', 'wasm');
+const tokenBudget = Number(option('token-budget', '576'));
+const out = option('out', undefined);
+const compare = option('compare', undefined);
+// --dtype fp32, or per module: vision_encoder=fp32,decoder_model_merged=q4 (default: the bundle's)
+const dtypeOption = option('dtype', undefined);
+const dtype = dtypeOption?.includes('=') ? Object.fromEntries(dtypeOption.split(',').map((pair) => pair.split('='))) : dtypeOption;
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const dataName = `${split}${limit ? `-${limit}` : ''}`;
+const dataDir = `${ROOT}bench/eval-data/${dataName}/`;
+if (!existsSync(`${dataDir}questions.jsonl`)) {
+  mkdirSync(dataDir, { recursive: true });
+  console.error(`[eval] generating ${split}${limit ? ` (first ${limit} scenes)` : ''} into bench/eval-data/${dataName}/ ...`);
+  execFileSync('/usr/bin/python3', ['-m', 'training.synth.generate', '--split', split, '--format', 'png', '--out', dataDir, ...(limit ? ['--count', limit] : [])], { cwd: ROOT, stdio: 'inherit' });
+}
+const questions = readFileSync(`${dataDir}questions.jsonl`, 'utf8')
+  .trim()
+  .split('\n')
+  .map((line) => JSON.parse(line))
+  .map((q) => ({ id: q.id, index: Number(q.id.split('-').at(-2)), image: q.image, question: q.question, answer: q.answer, type: q.type, options: q.options }));
+
+const server = await createServer({ logLevel: 'error', server: { port: 0, host: '127.0.0.1' } });
+await server.listen();
+const { port } = server.httpServer.address();
+const browser = await chromium.launch({
+  executablePath: process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu'],
+});
+let result;
+const started = performance.now();
+try {
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
+  await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', null, { timeout: 120_000 });
+  result = await page.evaluate((o) => window.runEval(o), { bundle, device, base: `/bench/eval-data/${dataName}/`, questions, resolutions, tokenBudget, ...(dtype ? { dtype } : {}) });
+} finally {
+  await browser.close();
+  await server.close();
+}
+const seconds = (performance.now() - started) / 1000;
+
+/** Accuracy per (strategy, resolution, type), then a summary per (strategy, resolution). */
+function aggregate(items) {
+  const buckets = new Map();
+  const add = (key, correct) => buckets.set(key, [...(buckets.get(key) ?? []), correct]);
+  for (const item of items) {
+    add(JSON.stringify([item.strategy, item.resolution, item.type]), item.correct);
+    add(JSON.stringify([item.strategy, item.resolution, 'all']), item.correct);
+  }
+  const lines = [];
+  const accuracy = (hits) => Math.round((10000 * hits.filter(Boolean).length) / hits.length) / 100;
+  for (const [key, hits] of [...buckets].sort()) {
+    const [strategy, resolution, type] = JSON.parse(key);
+    if (type !== 'all') lines.push({ model: result.model, strategy, resolution, split, type, n: hits.length, accuracy: accuracy(hits) });
+  }
+  for (const [key, hits] of [...buckets].sort()) {
+    const [strategy, resolution, type] = JSON.parse(key);
+    if (type === 'all') lines.push({ summary: true, model: result.model, strategy, resolution, split, n: hits.length, accuracy: accuracy(hits), dtypes: result.dtypes });
+  }
+  return lines;
+}
+
+const lines = aggregate(result.items);
+for (const line of lines) console.log(JSON.stringify(line));
+console.error(`[eval] ${split}: ${questions.length} questions x ${resolutions.length} resolutions in ${seconds.toFixed(0)} s (${device})`);
+if (out) {
+  writeFileSync(out, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  writeFileSync(`${out}.items.jsonl`, result.items.map((i) => JSON.stringify({ split, model: result.model, ...i })).join('\n') + '\n');
+}
+
+if (compare) {
+  // Item by item against PyTorch: the same scene, strategy and resolution.
+  const reference = new Map(
+    readFileSync(compare, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+      .filter((r) => r.split === split)
+      .map((r) => [`${r.index}|${r.strategy}|${r.resolution}`, r]),
+  );
+  const summary = new Map();
+  for (const item of result.items) {
+    const ref = reference.get(`${item.index}|${item.strategy}|${item.resolution}`);
+    if (!ref) continue;
+    const key = `${item.strategy}|${item.resolution}`;
+    const s = summary.get(key) ?? { n: 0, samePrediction: 0, sameScore: 0, browser: 0, pytorch: 0 };
+    s.n++;
+    s.samePrediction += ref.prediction.trim() === item.prediction ? 1 : 0;
+    s.sameScore += ref.correct === item.correct ? 1 : 0;
+    s.browser += item.correct ? 1 : 0;
+    s.pytorch += ref.correct ? 1 : 0;
+    summary.set(key, s);
+  }
+  for (const [key, s] of summary) {
+    const [strategy, resolution] = key.split('|');
+    console.log(
+      JSON.stringify({
+        compare: true, strategy, resolution, split, n: s.n,
+        browser_accuracy: Math.round((10000 * s.browser) / s.n) / 100, pytorch_accuracy: Math.round((10000 * s.pytorch) / s.n) / 100,
+        same_prediction: Math.round((10000 * s.samePrediction) / s.n) / 100, same_score: Math.round((10000 * s.sameScore) / s.n) / 100,
+      }),
+    );
+  }
+  if (!summary.size) console.error(`[eval] ${compare} has no items for ${split} at ${resolutions.join(', ')}`);
+}
