@@ -9,17 +9,11 @@
 // (item by item against `python -m training.vlm.evaluate --out ...`).
 // The split is generated on first use into bench/eval-data/ (PNG, so the pixels are the ones
 // PyTorch sees; needs Debian's python3-pil and fonts-dejavu-core).
-import { chromium } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'vite';
+import { option, startBench } from './harness.mjs';
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
-};
 const bundle = option('bundle', '/models/loupe-synth/');
 const split = option('split', 'test-small-detail');
 const limit = option('limit', undefined);
@@ -46,23 +40,14 @@ const questions = readFileSync(`${dataDir}questions.jsonl`, 'utf8')
   .map((line) => JSON.parse(line))
   .map((q) => ({ id: q.id, index: Number(q.id.split('-').at(-2)), image: q.image, question: q.question, answer: q.answer, type: q.type, options: q.options }));
 
-const server = await createServer({ logLevel: 'error', server: { port: 0, host: '127.0.0.1' } });
-await server.listen();
-const { port } = server.httpServer.address();
-const browser = await chromium.launch({
-  executablePath: process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu'],
-});
 let result;
 const started = performance.now();
+const bench = await startBench();
 try {
-  const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
-  await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', null, { timeout: 120_000 });
+  const page = await bench.openPage();
   result = await page.evaluate((o) => window.runEval(o), { bundle, device, base: `/bench/eval-data/${dataName}/`, questions, resolutions, tokenBudget, ...(dtype ? { dtype } : {}) });
 } finally {
-  await browser.close();
-  await server.close();
+  await bench.close();
 }
 const seconds = (performance.now() - started) / 1000;
 

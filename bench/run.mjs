@@ -3,44 +3,29 @@
 // prints one JSON line per measurement and a table. Options: --device wasm|webgpu, --runs N,
 // --bundle URL, --preprocessor auto|cpu|gpu, --threads N (wasm threads; default: what the page allows),
 // --peer-threads N (transformers.js' threads; default: its own), --no-peers, --scaling.
-import { chromium } from '@playwright/test';
-import { createServer } from 'vite';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { benchNativeEncoder, timeNativeGraph } from './native.mjs';
+import { flag, option, startBench } from './harness.mjs';
 import { chartFromJsonl } from './chart.mjs';
 import { chromiumPssBytes, startMemorySampler } from './memory.mjs';
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
-};
 const device = option('device', 'wasm');
 const runs = Number(option('runs', '3'));
 const bundle = option('bundle', '/models/tiny-random-convllava/');
 const preprocessor = option('preprocessor', 'auto');
-const peers = !args.includes('--no-peers');
+const peers = !flag('no-peers');
 const threadsOption = option('threads', undefined);
 const peerThreads = option('peer-threads', undefined);
 
-const server = await createServer({ logLevel: 'error', server: { port: 0, host: '127.0.0.1' } });
-await server.listen();
-const { port } = server.httpServer.address();
-const browser = await chromium.launch({
-  executablePath: process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
-    // measureUserAgentSpecificMemory answers at once instead of at the next natural GC.
-    '--enable-blink-features=ForceEagerMeasureMemory'],
-});
+const bench = await startBench();
+const { browser } = bench;
 try {
-  const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
-  await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', null, { timeout: 120_000 });
+  const page = await bench.openPage();
   const isolated = await page.evaluate(() => self.crossOriginIsolated);
   const machine = { cross_origin_isolated: isolated, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), browser: browser.version(), node: process.version };
-  if (args.includes('--scaling')) await scaling(page, machine);
+  if (flag('scaling')) await scaling(page, machine);
   else {
     const results = await stages(page);
     await page.close();
@@ -48,8 +33,7 @@ try {
     print(machine, results);
   }
 } finally {
-  await browser.close();
-  await server.close();
+  await bench.close();
 }
 
 /** Every stage of Loupe, transformers.js on the same bundle, and onnxruntime-node. */
@@ -74,9 +58,7 @@ async function memory(browser) {
   const runtimes = peers ? ['loupe', 'transformers.js'] : ['loupe'];
   for (const runtime of runtimes) {
     const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`http://127.0.0.1:${port}/bench/bench.html`);
-    await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'ready', null, { timeout: 120_000 });
+    const page = await bench.openPage(context);
     const idle = chromiumPssBytes();
     const sampler = startMemorySampler();
     if (!sampler.available) {
