@@ -17,7 +17,8 @@ export interface RuntimeAssets {
   wasmUrl?: string;
   /**
    * wasm threads. Default: up to 4 on a cross-origin isolated page (COOP/COEP, which
-   * SharedArrayBuffer needs), else 1. More than 1 without isolation is refused.
+   * SharedArrayBuffer needs), else 1. Without isolation any request runs on 1 thread, and
+   * the ThreadReport says why.
    */
   numThreads?: number;
 }
