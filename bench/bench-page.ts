@@ -71,14 +71,14 @@ const QUESTION = 'What is in the image?';
  * One runtime alone in a fresh page: load, answer once at 1536, keep everything loaded.
  * bench/run.mjs samples the browser's memory meanwhile.
  */
-export async function answerOnce(o: { bundle: string; device: 'wasm' | 'webgpu'; runtime: 'loupe' | 'transformers.js'; threads?: number; peerThreads?: number }): Promise<void> {
+export async function answerOnce(o: { bundle: string; device: 'wasm' | 'webgpu'; runtime: 'loupe' | 'transformers.js'; threads?: number; peerThreads?: number }): Promise<{ gpuBufferBytes?: number }> {
   const image = await square1536(await photo24mp());
   if (o.runtime === 'loupe') {
     const model = await loadModel(o.bundle, { device: o.device, cache: false, ...(o.threads !== undefined ? { threads: o.threads } : {}) });
     const chat = model.chat();
     await chat.setImage(image);
     for await (const piece of chat.ask(QUESTION, { maxNewTokens: 16, minNewTokens: 16 })) void piece;
-    return;
+    return { gpuBufferBytes: (await model.gpuMemory()).peak };
   }
   // The bundle's declared dtypes, which Loupe runs on wasm too.
   const config = (await (await fetch(`${o.bundle}config.json`)).json()) as { 'transformers.js_config'?: { dtype?: string | Record<string, string> } };
@@ -87,6 +87,7 @@ export async function answerOnce(o: { bundle: string; device: 'wasm' | 'webgpu';
   const { loadTransformersPeer } = await import('./peer-transformers');
   const peer = await loadTransformersPeer({ bundle: o.bundle, device: o.device, image, question: QUESTION, newTokens: 16, dtypes, ...(o.peerThreads !== undefined ? { threads: o.peerThreads } : {}) });
   await peer.run();
+  return {};
 }
 
 const STRATEGIES: { name: string; overrides: PlanOverrides; resolution: number | null }[] = [

@@ -65,12 +65,12 @@ async function memory(browser) {
       await context.close();
       break;
     }
-    await page.evaluate((o) => window.answerOnce(o), { bundle, device, runtime, ...(threadsOption ? { threads: Number(threadsOption) } : {}), ...(peerThreads ? { peerThreads: Number(peerThreads) } : {}) });
+    const answered = await page.evaluate((o) => window.answerOnce(o), { bundle, device, runtime, ...(threadsOption ? { threads: Number(threadsOption) } : {}), ...(peerThreads ? { peerThreads: Number(peerThreads) } : {}) });
     const peak = sampler.stop();
     await context.close();
     out.push({
       runtime, provider: device, model: bundle.split('/').filter(Boolean).pop(), strategy: 'alone: load + one answer at 1536', resolution: 1536, visual_tokens: null, stage: 'memory',
-      bytes: peak - idle, peak_bytes: peak, idle_bytes: idle, note: 'peak PSS of all Chromium processes minus the idle bench page', ms: 0, runs: 1, min: 0, median: 0, max: 0,
+      bytes: peak - idle, peak_bytes: peak, idle_bytes: idle, ...(answered.gpuBufferBytes !== undefined ? { gpu_buffer_bytes: answered.gpuBufferBytes } : {}), note: 'peak PSS of all Chromium processes minus the idle bench page', ms: 0, runs: 1, min: 0, median: 0, max: 0,
     });
   }
   return out;
@@ -84,7 +84,7 @@ function print(machine, results) {
     const runtime = `${r.runtime}/${r.stage === 'preprocess' && r.preprocessor ? r.preprocessor : r.provider}${r.threads ? ` x${r.threads}` : ''}`;
     const value =
       r.bytes !== undefined
-        ? `${(r.bytes / 2 ** 20).toFixed(1).padStart(9)} MiB`
+        ? `${(r.bytes / 2 ** 20).toFixed(1).padStart(9)} MiB${r.gpu_buffer_bytes ? ` (GPU buffers, peak: ${(r.gpu_buffer_bytes / 2 ** 20).toFixed(1)} MiB)` : ''}`
         : `${r.median.toFixed(1).padStart(9)}${r.tokens_per_s !== undefined ? ' tok/s' : ' ms   '} (${r.min.toFixed(1)}..${r.max.toFixed(1)})`;
     console.log(`${runtime.padEnd(24)} ${r.stage.padEnd(11)} ${r.strategy.padEnd(18)} ${String(r.resolution ?? '-').padEnd(6)} ${String(r.visual_tokens ?? '-').padEnd(8)} ${value}`);
   }

@@ -17,8 +17,9 @@ for (const device of ['wasm', 'webgpu'] as const) {
         const pieces: { text: string; tokenId: number | null; at: number }[] = [];
         for await (const piece of chat.ask(question, { maxNewTokens: 16 })) pieces.push({ ...piece, at: performance.now() });
         const info = model.info;
+        const gpuMemory = await model.gpuMemory();
         await model.dispose();
-        return { pieces, stats: chat.stats, modules: info.modules, gpu: info.gpu, threads: info.threads, cores: navigator.hardwareConcurrency, summary, progress };
+        return { pieces, stats: chat.stats, modules: info.modules, gpu: info.gpu, threads: info.threads, cores: navigator.hardwareConcurrency, summary, progress, gpuMemory };
       },
       { bundle: BUNDLE, image: IMAGE, device, question: golden.question },
     );
@@ -33,6 +34,12 @@ for (const device of ['wasm', 'webgpu'] as const) {
     }
     // The dev server sends COOP/COEP, so wasm runs multi-threaded (and still matches PyTorch).
     expect(result.threads).toEqual({ threads: Math.min(4, result.cores), crossOriginIsolated: true });
+    // GPU buffers: the weights (at least half the graphs' bytes) and more on WebGPU; on wasm the
+    // language worker holds none (the vision worker may still preprocess on a real GPU).
+    const graphBytes = Object.values(result.modules).reduce((sum, m) => sum + m.bytes, 0);
+    if (device === 'webgpu') expect(result.gpuMemory.live).toBeGreaterThan(graphBytes / 2);
+    else expect(result.gpuMemory.language).toEqual({ live: 0, peak: 0 });
+    expect(result.gpuMemory.peak).toBeGreaterThanOrEqual(result.gpuMemory.live);
     if (device === 'webgpu') {
       expect(result.gpu.available).toBe(true);
       expect(result.gpu.limits!.maxStorageBufferBindingSize).toBeGreaterThan(0);

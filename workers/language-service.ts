@@ -1,5 +1,5 @@
 import { selectDtypes, type BundleSpec } from '../src/bundle';
-import { chooseProvider, configureOrt, loadModuleSession } from '../src/device';
+import { chooseProvider, configureOrt, gpuBufferBytes, loadModuleSession, type GpuBufferBytes } from '../src/device';
 import { KvCache, LanguageModel, generate } from '../src/decoder';
 import { expandImageTokens } from '../src/embeddings';
 import { LoupeError } from '../src/errors';
@@ -134,6 +134,10 @@ export class LanguageService implements LanguageWorkerApi {
   closeChat(chatId: number): void {
     this.chats.get(chatId)?.cache.clear();
     this.chats.delete(chatId);
+  }
+
+  gpuBytes(): GpuBufferBytes {
+    return gpuBufferBytes();
   }
 
   async dispose(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { BundleSpec, DtypeChoice, LoadProgress } from '../src/bundle';
-import type { DeviceRequest, GpuReport, ModuleReport, RuntimeAssets, ThreadReport } from '../src/device';
+import type { DeviceRequest, GpuBufferBytes, GpuReport, ModuleReport, RuntimeAssets, ThreadReport } from '../src/device';
 import type { PreprocessorReport, PreprocessorRequest, WorkerImageSource } from '../src/pixels';
 import type { ImagePlan, PlanOverrides } from '../src/plan';
 import type { ChatMessage, SamplingOptions } from '../src/tokens';
@@ -89,6 +89,8 @@ export interface VisionWorkerApi {
   encode(request: EncodeRequest): Promise<EncodeResult>;
   render(request: EncodeRequest): Promise<RenderResult>;
   cancel(requestId: number): void;
+  /** GPU buffer bytes this worker holds, and its peak. */
+  gpuBytes(): GpuBufferBytes;
   dispose(): Promise<void>;
 }
 
@@ -98,5 +100,6 @@ export interface LanguageWorkerApi {
   ask(request: AskRequest, onToken: TokenSink): Promise<AskResult>;
   cancel(requestId: number): void;
   closeChat(chatId: number): void;
+  gpuBytes(): GpuBufferBytes;
   dispose(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import * as Comlink from 'comlink';
 import { selectDtypes, type BundleSpec } from '../src/bundle';
-import { chooseProvider, configureOrt, loadModuleSession, type GpuReport } from '../src/device';
+import { chooseProvider, configureOrt, gpuBufferBytes, loadModuleSession, type GpuBufferBytes, type GpuReport } from '../src/device';
 import type { ort } from '../src/device/ort';
 import { abortError } from '../src/errors';
 import { choosePreprocessor, decodeImage, renderInput, renderPlan, renderPlanWith, type GpuRenderer, type PlanPixels } from '../src/pixels';
@@ -116,6 +116,10 @@ export class VisionService implements VisionWorkerApi {
 
   cancel(requestId: number): void {
     this.cancels.cancel(requestId);
+  }
+
+  gpuBytes(): GpuBufferBytes {
+    return gpuBufferBytes();
   }
 
   async dispose(): Promise<void> {

@@ -1,4 +1,6 @@
 export { probeGpu } from './gpu-probe';
+export { gpuBufferBytes, trackGpuBuffers } from './gpu-memory';
+export type { GpuBufferBytes } from './gpu-memory';
 export type { GpuReport, GpuProbe } from './gpu-probe';
 export { chooseProvider, configureOrt, wasmThreads } from './provider';
 export type { ProviderChoice, RuntimeAssets, ThreadReport } from './provider';

@@ -1,6 +1,7 @@
 import { LoupeError } from '../errors';
 import type { Provider } from '../bundle';
 import { probeGpu, type GpuReport } from './gpu-probe';
+import { trackGpuBuffers } from './gpu-memory';
 import { ort } from './ort';
 import type { DeviceRequest } from './session';
 
@@ -56,6 +57,8 @@ export function configureOrt(assets: RuntimeAssets): ThreadReport {
 
 /** Decides the provider from the user's request and what the GPU probe found. */
 export async function chooseProvider(device: DeviceRequest): Promise<ProviderChoice> {
+  // Before any GPU device exists (onnxruntime's or the preprocessing passes').
+  trackGpuBuffers();
   if (device === 'wasm') {
     return { device, provider: 'wasm', gpu: { available: false, shaderF16: false, reason: 'not probed: device "wasm" was requested' } };
   }

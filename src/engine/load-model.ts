@@ -1,6 +1,6 @@
 import * as Comlink from 'comlink';
 import { fetchJson, joinUrl, parseBundleSpec, type LoadProgress, type ModuleName, type Provider } from '../bundle';
-import type { ModuleReport } from '../device';
+import type { GpuBufferBytes, ModuleReport } from '../device';
 import { LoupeError, abortError, asLoupeError } from '../errors';
 import type { LanguageWorkerApi, RenderResult, VisionWorkerApi } from '../../workers/protocol';
 import { toWorkerSource } from './image-transfer';
@@ -51,6 +51,17 @@ export class LoupeModel {
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * GPU buffer bytes the model holds now and at its peak, per worker (weights, activations,
+   * KV caches, preprocessing buffers); zero where nothing runs on the GPU. The total peak is
+   * the sum of the workers' peaks, an upper bound of what they held at one time.
+   */
+  async gpuMemory(): Promise<{ vision: GpuBufferBytes; language: GpuBufferBytes; live: number; peak: number }> {
+    if (this.disposed) throw new LoupeError('DISPOSED', 'This model was disposed; call loadModel() again.');
+    const [vision, language] = await Promise.all([this.vision.gpuBytes(), this.language.gpuBytes()]);
+    return { vision, language, live: vision.live + language.live, peak: vision.peak + language.peak };
   }
 
   /** Releases the sessions (and GPU memory) and ends the workers. */
