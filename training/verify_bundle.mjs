@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
-import { checkList, configureOrt, f32Reader, jsonReader } from './node_checks.mjs';
+import { argmax, checkList, configureOrt, cosine, f32Reader, jsonReader, maxAbsDiff } from './node_checks.mjs';
 
 const [bundleDir, fixturesDir] = process.argv.slice(2);
 if (!bundleDir || !fixturesDir) {
@@ -24,13 +24,6 @@ const { check, failures } = checkList();
 const readJson = jsonReader(bundleDir);
 const readF32 = f32Reader(fixturesDir);
 const session = (name) => ort.InferenceSession.create(readFileSync(path.join(bundleDir, 'onnx', `${name}.onnx`)));
-const maxAbsDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-const cosine = (a, b) => {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
-  return ab / Math.sqrt(aa * bb);
-};
-const argmax = (a) => a.reduce((best, v, i) => (v > a[best] ? i : best), 0);
 const f32 = (data, dims) => new ort.Tensor('float32', data, dims);
 const i64 = (values, dims) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
 

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
-import { checkList, configureOrt, f32Reader, jsonReader } from '../node_checks.mjs';
+import { argmax, checkList, configureOrt, cosine, f32Reader, jsonReader, maxAbsDiff } from '../node_checks.mjs';
 
 const [bundleDir, goldenDir, fp32Dir] = process.argv.slice(2);
 if (!bundleDir || !goldenDir) {
@@ -32,13 +32,6 @@ const graphPath = (file) => {
 const sessions = {};
 const session = async (file) => (sessions[file] ??= await ort.InferenceSession.create(readFileSync(graphPath(file))));
 const maxAbs = (a) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-const maxAbsDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-const cosine = (a, b) => {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
-  return ab / Math.sqrt(aa * bb);
-};
-const argmax = (a) => a.reduce((best, v, i) => (v > a[best] ? i : best), 0);
 const f32 = (data, dims) => new ort.Tensor('float32', data, dims);
 const i64 = (values, dims) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
 const suffix = { fp32: '', int8: '_int8', q4: '_q4' };
