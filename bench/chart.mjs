@@ -80,7 +80,10 @@ export function chartFromJsonl(text) {
   const points = browser.map((r) => ({ graph: r.model.split(' ')[0], size: r.resolution, median: r.median ?? NaN, ...(r.error ? { error: r.error } : {}) }));
   const label = (graph, what) => {
     const record = browser.find((r) => r.model.startsWith(graph));
-    return `${what}, ${record.model.replace(/^\S+ \((.*) params.*$/, '$1')} params, ${graph === 'vit' ? 'S/14' : 'S/64'} tokens per side`;
+    // A side of S pixels gives S/stride tokens: the stride follows from any measured point.
+    const measured = browser.find((r) => r.model.startsWith(graph) && r.visual_tokens > 0);
+    const stride = Math.round(measured.resolution / Math.sqrt(measured.visual_tokens));
+    return `${what}, ${record.model.replace(/^\S+ \((.*) params.*$/, '$1')} params, S/${stride} tokens per side`;
   };
   const threads = browser[0]?.threads ?? 1;
   return scalingChart(points, { convnext: label('convnext', 'ConvNeXt, 5 stages (ConvLLaVA)'), vit: label('vit', 'ViT, patch 14 (LLaVA-1.5 style)') }, `Vision encode time vs input pixels — Chromium ${machine.browser}, wasm × ${threads} threads`);

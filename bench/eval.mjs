@@ -54,22 +54,20 @@ const seconds = (performance.now() - started) / 1000;
 /** Accuracy per (strategy, resolution, type), then a summary per (strategy, resolution). */
 function aggregate(items) {
   const buckets = new Map();
-  const add = (key, correct) => buckets.set(key, [...(buckets.get(key) ?? []), correct]);
+  const add = (key, correct) => {
+    if (!buckets.has(key)) buckets.set(key, []);
+    buckets.get(key).push(correct);
+  };
   for (const item of items) {
     add(JSON.stringify([item.strategy, item.resolution, item.type]), item.correct);
     add(JSON.stringify([item.strategy, item.resolution, 'all']), item.correct);
   }
-  const lines = [];
   const accuracy = (hits) => Math.round((10000 * hits.filter(Boolean).length) / hits.length) / 100;
-  for (const [key, hits] of [...buckets].sort()) {
-    const [strategy, resolution, type] = JSON.parse(key);
-    if (type !== 'all') lines.push({ model: result.model, strategy, resolution, split, type, n: hits.length, accuracy: accuracy(hits) });
-  }
-  for (const [key, hits] of [...buckets].sort()) {
-    const [strategy, resolution, type] = JSON.parse(key);
-    if (type === 'all') lines.push({ summary: true, model: result.model, strategy, resolution, split, n: hits.length, accuracy: accuracy(hits), dtypes: result.dtypes });
-  }
-  return lines;
+  const rows = [...buckets.keys()].sort().map((key) => [...JSON.parse(key), buckets.get(key)]);
+  return [
+    ...rows.filter(([, , type]) => type !== 'all').map(([strategy, resolution, type, hits]) => ({ model: result.model, strategy, resolution, split, type, n: hits.length, accuracy: accuracy(hits) })),
+    ...rows.filter(([, , type]) => type === 'all').map(([strategy, resolution, , hits]) => ({ summary: true, model: result.model, strategy, resolution, split, n: hits.length, accuracy: accuracy(hits), dtypes: result.dtypes })),
+  ];
 }
 
 const lines = aggregate(result.items);

@@ -28,7 +28,7 @@ const bundleDir = path.resolve(option('bundle', 'public/models/tiny-random-convl
 const sizes = option('sizes', '768,1536').split(',').map(Number);
 const runs = Number(option('runs', '3'));
 const require = createRequire(import.meta.url);
-const ortDir = path.resolve(option('ort', path.dirname(require.resolve('onnxruntime-web/webgpu').replace(/[\\/]ort\.webgpu.*$/, '/ort.webgpu.bundle.min.mjs'))));
+const ortDir = path.resolve(option('ort', path.dirname(require.resolve('onnxruntime-web/webgpu'))));
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 
 // Dawn keeps no handle on Node's event loop while the GPU works: keep it alive until done.

@@ -69,8 +69,8 @@ def main() -> None:
     export(convnext, 256, args.out / "convnext.onnx")
     export(vit, 336, args.out / "vit.onnx")
     meta = {
-        "convnext": {"file": "convnext.onnx", "parameters": parameters(convnext), "multiple": convnext.cfg.stride, "tokens_per_side": f"S/{convnext.cfg.stride}"},
-        "vit": {"file": "vit.onnx", "parameters": parameters(vit), "multiple": vit_cfg.patch_size, "tokens_per_side": f"S/{vit_cfg.patch_size}"},
+        "convnext": {"file": "convnext.onnx", "parameters": parameters(convnext)},
+        "vit": {"file": "vit.onnx", "parameters": parameters(vit)},
     }
     (args.out / "scaling.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta))

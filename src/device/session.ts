@@ -61,13 +61,16 @@ function baseOptions(request: SessionRequest, strictGpu: boolean): ort.Inference
     // keep that expected failure out of the user's console.
     logSeverityLevel: strictGpu ? 4 : 3,
   };
+  // Session config entries, collected in one map so no setting overwrites another.
+  const config: Record<string, string> = {};
   if (request.provider === 'webgpu') {
     if (request.gpuOutputs?.length) {
       options.preferredOutputLocation = Object.fromEntries(request.gpuOutputs.map((name) => [name, 'gpu-buffer' as const]));
     }
-    if (strictGpu) options.extra = { session: { disable_cpu_ep_fallback: '1' } };
+    if (strictGpu) config.disable_cpu_ep_fallback = '1';
   }
-  if (foldInt8Weights(request)) options.extra = { session: { disable_quant_qdq: '1' } };
+  if (foldInt8Weights(request)) config.disable_quant_qdq = '1';
+  if (Object.keys(config).length) options.extra = { session: config };
   return options;
 }
 

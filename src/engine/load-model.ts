@@ -21,9 +21,13 @@ export class LoupeModel {
     private readonly workers: Worker[],
   ) {}
 
+  private assertLive(): void {
+    if (this.disposed) throw new LoupeError('DISPOSED', 'This model was disposed; call loadModel() again.');
+  }
+
   /** Starts a conversation. Chats share the model's sessions; each keeps its own image and cache. */
   chat(): LoupeChat {
-    if (this.disposed) throw new LoupeError('DISPOSED', 'This model was disposed; call loadModel() again.');
+    this.assertLive();
     const providers = Object.fromEntries(Object.entries(this.info.modules).map(([name, report]) => [name, report.provider])) as Record<ModuleName, Provider>;
     return new LoupeChat({
       vision: this.vision,
@@ -40,7 +44,7 @@ export class LoupeModel {
    * checking preprocessing against the reference.
    */
   async render(input: ImageInput, options: SetImageOptions = {}): Promise<RenderResult> {
-    if (this.disposed) throw new LoupeError('DISPOSED', 'This model was disposed; call loadModel() again.');
+    this.assertLive();
     const { signal, ...overrides } = options;
     const requestId = ++this.requestCounter;
     const onAbort = () => void this.vision.cancel(requestId);
@@ -59,7 +63,7 @@ export class LoupeModel {
    * the sum of the workers' peaks, an upper bound of what they held at one time.
    */
   async gpuMemory(): Promise<{ vision: GpuBufferBytes; language: GpuBufferBytes; live: number; peak: number }> {
-    if (this.disposed) throw new LoupeError('DISPOSED', 'This model was disposed; call loadModel() again.');
+    this.assertLive();
     const [vision, language] = await Promise.all([this.vision.gpuBytes(), this.language.gpuBytes()]);
     return { vision, language, live: vision.live + language.live, peak: vision.peak + language.peak };
   }
