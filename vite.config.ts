@@ -45,7 +45,7 @@ export default defineConfig({
         ],
       },
       injectManifest: {
-        globPatterns: ['**/*.{html,js,css,wasm,png,webmanifest}'],
+        globPatterns: ['**/*.{html,js,css,wasm,png,webmanifest}', 'samples/*.{jpg,json}'],
         globIgnores: ['models/**'],
         maximumFileSizeToCacheInBytes: 40 * 2 ** 20,
       },

@@ -5,6 +5,7 @@
  * punctuation. Driven by bench/eval.mjs.
  */
 import { loadModel, type DtypeChoice, type PlanOverrides } from '../src';
+import { isCorrectAnswer } from '../src/tokens/answer';
 
 export interface EvalQuestion {
   id: string;
@@ -30,10 +31,6 @@ export interface EvalItem {
 const MAX_NEW_TOKENS = 8;
 const LETTERS = 'ABCDEFGH';
 
-/** training/vlm/evaluate.py normalise_answer. */
-export function normaliseAnswer(text: string): string {
-  return text.toLowerCase().replace(/[^\p{L}\p{N}_\s]/gu, ' ').split(/\s+/).filter(Boolean).join(' ');
-}
 
 /** training/vlm/data.py question_text: a multiple-choice item lists its options in V* format. */
 export function questionText(q: Pick<EvalQuestion, 'question' | 'options'>): string {
@@ -69,7 +66,7 @@ export async function runEval(o: {
           let prediction = '';
           for await (const piece of chat.ask(questionText(q), { maxNewTokens: MAX_NEW_TOKENS })) prediction += piece.text;
           prediction = prediction.trim();
-          items.push({ index: q.index, type: q.type, strategy, resolution, question: questionText(q), answer: q.answer, prediction, correct: normaliseAnswer(prediction) === normaliseAnswer(q.answer) });
+          items.push({ index: q.index, type: q.type, strategy, resolution, question: questionText(q), answer: q.answer, prediction, correct: isCorrectAnswer(prediction, q.answer) });
         } finally {
           chat.close();
         }

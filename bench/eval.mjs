@@ -4,13 +4,15 @@
 //   {"model","strategy","resolution","split","type","n","accuracy"} per question type, then a
 //   summary line per (model, strategy, resolution).
 // Options: --bundle URL (default /models/loupe-synth/), --split test-small-detail|test-large|val,
-// --limit N (scenes; default: the whole split), --resolution 768,1536,native, --device wasm|webgpu,
+// --limit N (scenes; default: the whole split), --data DIR (instead of --split: a directory in the
+// generator's output format), --resolution 768,1536,native, --device wasm|webgpu,
 // --token-budget 576, --dtype D, --out FILE (also writes FILE.items.jsonl), --compare PYTORCH.items.jsonl
 // (item by item against `python -m training.vlm.evaluate --out ...`).
 // The split is generated on first use into bench/eval-data/ (PNG, so the pixels are the ones
 // PyTorch sees; needs Debian's python3-pil and fonts-dejavu-core).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { option, startBench } from './harness.mjs';
 
@@ -26,10 +28,19 @@ const compare = option('compare', undefined);
 const dtypeOption = option('dtype', undefined);
 const dtype = dtypeOption?.includes('=') ? Object.fromEntries(dtypeOption.split(',').map((pair) => pair.split('='))) : dtypeOption;
 
+// --data DIR: any directory in the generator's output format (questions.jsonl + images),
+// e.g. scenes from seeds never used (`python -m training.synth.generate --seed-base ...`).
+const data = option('data', undefined);
+
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const dataName = `${split}${limit ? `-${limit}` : ''}`;
+const dataName = data ? `data-${basename(resolve(data))}` : `${split}${limit ? `-${limit}` : ''}`;
 const dataDir = `${ROOT}bench/eval-data/${dataName}/`;
-if (!existsSync(`${dataDir}questions.jsonl`)) {
+const splitLabel = data ? dataName : split;
+if (data) {
+  // The page fetches images from the bench server, which serves the repo: copy them in.
+  if (!existsSync(`${resolve(data)}/questions.jsonl`)) throw new Error(`--data ${data}: no questions.jsonl there (expected the generator's output format)`);
+  if (resolve(data) + '/' !== dataDir) cpSync(resolve(data), dataDir, { recursive: true });
+} else if (!existsSync(`${dataDir}questions.jsonl`)) {
   mkdirSync(dataDir, { recursive: true });
   console.error(`[eval] generating ${split}${limit ? ` (first ${limit} scenes)` : ''} into bench/eval-data/${dataName}/ ...`);
   execFileSync('/usr/bin/python3', ['-m', 'training.synth.generate', '--split', split, '--format', 'png', '--out', dataDir, ...(limit ? ['--count', limit] : [])], { cwd: ROOT, stdio: 'inherit' });
@@ -65,14 +76,14 @@ function aggregate(items) {
   const accuracy = (hits) => Math.round((10000 * hits.filter(Boolean).length) / hits.length) / 100;
   const rows = [...buckets.keys()].sort().map((key) => [...JSON.parse(key), buckets.get(key)]);
   return [
-    ...rows.filter(([, , type]) => type !== 'all').map(([strategy, resolution, type, hits]) => ({ model: result.model, strategy, resolution, split, type, n: hits.length, accuracy: accuracy(hits) })),
-    ...rows.filter(([, , type]) => type === 'all').map(([strategy, resolution, , hits]) => ({ summary: true, model: result.model, strategy, resolution, split, n: hits.length, accuracy: accuracy(hits), dtypes: result.dtypes })),
+    ...rows.filter(([, , type]) => type !== 'all').map(([strategy, resolution, type, hits]) => ({ model: result.model, strategy, resolution, split: splitLabel, type, n: hits.length, accuracy: accuracy(hits) })),
+    ...rows.filter(([, , type]) => type === 'all').map(([strategy, resolution, , hits]) => ({ summary: true, model: result.model, strategy, resolution, split: splitLabel, n: hits.length, accuracy: accuracy(hits), dtypes: result.dtypes })),
   ];
 }
 
 const lines = aggregate(result.items);
 for (const line of lines) console.log(JSON.stringify(line));
-console.error(`[eval] ${split}: ${questions.length} questions x ${resolutions.length} resolutions in ${seconds.toFixed(0)} s (${device})`);
+console.error(`[eval] ${splitLabel}: ${questions.length} questions x ${resolutions.length} resolutions in ${seconds.toFixed(0)} s (${device})`);
 if (out) {
   writeFileSync(out, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
   writeFileSync(`${out}.items.jsonl`, result.items.map((i) => JSON.stringify({ split, model: result.model, ...i })).join('\n') + '\n');

@@ -13,6 +13,7 @@ from torch import nn
 
 from .loupe_models import ConvNeXtConfig, ConvNeXtEncoder, LlamaConfig, LlamaDecoder, MlpGeluProjector
 from .loupe_models.llama import RMSNorm
+from .loupe_models.position import grid_uv, sincos_code
 
 # Logit spread: lm_head weights are scaled so logits have roughly this std. Large
 # enough that greedy choices are clear-cut (top-2 margins well above ORT-vs-torch noise).
@@ -24,11 +25,35 @@ class VisionTower(nn.Module):
 
     def __init__(self, vision: ConvNeXtConfig, text_dim: int):
         super().__init__()
+        self.cfg = vision
         self.encoder = ConvNeXtEncoder(vision)
         self.projector = MlpGeluProjector(vision.hidden_sizes[-1], text_dim)
 
+    def _with_position(self, x: torch.Tensor, pixel_values: torch.Tensor, uv: torch.Tensor | None) -> torch.Tensor:
+        if not self.cfg.position_code:
+            return x
+        if uv is None:
+            stride = self.cfg.stride
+            uv = grid_uv(pixel_values.shape[2] // stride, pixel_values.shape[3] // stride, x.device)[None]
+        return x + self.cfg.position_code * sincos_code(uv, x.shape[-1])
+
+    def cells(self, pixel_values: torch.Tensor, uv: torch.Tensor | None = None) -> torch.Tensor:
+        """The tower's output cells before the projector, with the position code when the
+        config has one. uv [B, N, 2] overrides the cell centres (a window of a larger input)."""
+        return self._with_position(self.encoder(pixel_values), pixel_values, uv)
+
+    def dense(self, pixel_values: torch.Tensor, uv: torch.Tensor | None = None, cells: bool = True):
+        """({stride: NHWC map} of stages 2 and 3, output cells or None): what dense
+        supervision reads. cells=False runs the first three stages only."""
+        maps = self.encoder.stage_maps(pixel_values, None if cells else 3)
+        fine = {self.cfg.patch_size * 2**i: maps[i].permute(0, 2, 3, 1) for i in (1, 2)}
+        if not cells:
+            return fine, None
+        out = maps[-1].permute(0, 2, 3, 1).flatten(1, 2)
+        return fine, self._with_position(out, pixel_values, uv)
+
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.projector(self.encoder(pixel_values))
+        return self.projector(self.cells(pixel_values))
 
 
 class TinyConvLlava(nn.Module):

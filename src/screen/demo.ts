@@ -1,6 +1,8 @@
 import { isLoupeError, loadModel, planImage, planOverlay, type ImagePlan, type LoupeChat, type LoupeModel, type PlanOverrides } from '..';
 import { formatModel, formatProgress, formatStats } from './format';
 import { describeStorage, makeAvailableOffline, registerOfflineShell } from './offline';
+import { loadSamples, TINY_SAMPLE, type Sample } from './samples';
+import { isCorrectAnswer } from '../tokens/answer';
 
 registerOfflineShell();
 // Which deploy is running (set VITE_BUILD_ID when building); shown so an update is visible.
@@ -20,6 +22,7 @@ const stats = $('stats');
 const imageStatus = $('image-status');
 const preview = $<HTMLCanvasElement>('preview');
 const drop = $('drop');
+const params = new URLSearchParams(location.search);
 
 let model: LoupeModel | undefined;
 let chat: LoupeChat | undefined;
@@ -140,6 +143,15 @@ async function useImage(blob: Blob, name: string): Promise<void> {
   }
 }
 
+/** A sample's known answer beside the model's, marked right or wrong. */
+function showTruth(answer: HTMLLIElement, truth: string): void {
+  const right = isCorrectAnswer(answer.textContent ?? '', truth);
+  const mark = document.createElement('li');
+  mark.className = `truth ${right ? 'right' : 'wrong'}`;
+  mark.textContent = `${right ? '✓ right' : '✗ wrong'} (truth: ${truth})`;
+  answer.after(mark);
+}
+
 async function ask(text: string): Promise<void> {
   if (!chat || !text.trim()) return;
   stopper = new AbortController();
@@ -150,6 +162,8 @@ async function ask(text: string): Promise<void> {
   try {
     for await (const piece of chat.ask(text, { maxNewTokens: 64, signal: stopper.signal })) answer.textContent += piece.text;
     stats.textContent = chat.stats ? formatStats(chat.stats) : '';
+    const truth = currentSample?.questions.find((q) => q.question === text.trim())?.answer;
+    if (truth) showTruth(answer, truth);
   } catch (error) {
     if (isLoupeError(error, 'ABORTED')) {
       answer.textContent += ' [stopped]';
@@ -190,16 +204,15 @@ for (const id of ['file', 'camera']) {
   });
 }
 
-/** Samples ship with the questions worth asking about them. */
-const SAMPLE = {
-  url: 'samples/shapes-200x150.png',
-  questions: ['What is in the image?', 'What colour is the circle?', 'Is the triangle left or right of the square?'],
-};
+/** Samples ship with the questions worth asking about them, and their true answers. */
+const samplePick = $<HTMLSelectElement>('sample-pick');
+let samples: Sample[] = [TINY_SAMPLE];
+let currentSample: Sample | undefined;
 
-function showSuggestions(questions: string[]): void {
+function showSuggestions(sample: Sample): void {
   const box = $('suggestions');
   box.replaceChildren(
-    ...questions.map((text) => {
+    ...sample.questions.map(({ question: text }) => {
       const button = document.createElement('button');
       button.type = 'button';
       button.className = 'chip';
@@ -213,11 +226,23 @@ function showSuggestions(questions: string[]): void {
   );
 }
 
+async function fillSamples(): Promise<void> {
+  samples = await loadSamples(document.baseURI);
+  samplePick.replaceChildren(...samples.map((s, i) => new Option(s.label, String(i))));
+  const wanted = params.get('sample');
+  const index = wanted ? samples.findIndex((s) => s.file === wanted) : 0;
+  samplePick.value = String(Math.max(0, index));
+}
+
 $('sample').addEventListener('click', () => {
-  void fetch(new URL(SAMPLE.url, document.baseURI))
+  const sample = samples[Number(samplePick.value)] ?? TINY_SAMPLE;
+  void fetch(new URL(`samples/${sample.file}`, document.baseURI))
     .then((r) => r.blob())
-    .then((blob) => useImage(blob, 'sample'))
-    .then(() => showSuggestions(SAMPLE.questions));
+    .then((blob) => useImage(blob, sample.file))
+    .then(() => {
+      currentSample = sample;
+      showSuggestions(sample);
+    });
 });
 drop.addEventListener('dragover', (event) => {
   event.preventDefault();
@@ -241,4 +266,11 @@ window.addEventListener('paste', (event) => {
   if (file) void useImage(file, 'pasted image');
 });
 
-void load($<HTMLInputElement>('model-url').value, 'auto');
+// ?model=URL&device=wasm|webgpu|auto&sample=FILE choose what the page starts with.
+const modelUrl = params.get('model');
+if (modelUrl) $<HTMLInputElement>('model-url').value = modelUrl;
+const startDevice = params.get('device');
+const device = startDevice === 'webgpu' || startDevice === 'wasm' ? startDevice : 'auto';
+$<HTMLSelectElement>('device').value = device;
+void fillSamples();
+void load($<HTMLInputElement>('model-url').value, device);

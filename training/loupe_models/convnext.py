@@ -20,6 +20,9 @@ class ConvNeXtConfig:
     depths: list[int] = field(default_factory=lambda: [1, 1, 1, 1, 1])
     patch_size: int = 4
     layer_norm_eps: float = 1e-6
+    # Amplitude of the fixed 2-D sin-cos position code added to the output cells
+    # (position.py); 0: none, as in the released ConvLLaVA towers.
+    position_code: float = 0.0
 
     @property
     def num_stages(self) -> int:
@@ -86,6 +89,15 @@ class ConvNeXtEncoder(nn.Module):
         self.stages = nn.ModuleList(
             ConvNeXtStage(dims[i], dims[i + 1], cfg.depths[i], i == 0, cfg) for i in range(cfg.num_stages)
         )
+
+    def stage_maps(self, pixel_values: torch.Tensor, stages: int | None = None) -> list[torch.Tensor]:
+        """The NCHW output of the first `stages` stages (all: strides 4, 8, ..., 64), for
+        dense supervision."""
+        maps, x = [], pixel_values
+        for stage in self.stages[:stages]:
+            x = stage(x)
+            maps.append(x)
+        return maps
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         x = pixel_values

@@ -43,7 +43,7 @@ from .model import load_checkpoint, splice
 from .tokenizer import load_tokenizer, prompt_ids, prompt_text
 
 REPO = Path(__file__).resolve().parents[2]
-SIZE_LIMIT = 40 * 1024 * 1024
+SIZE_LIMIT = 15 * 1024 * 1024  # the brief: at most 15 MB per shipped model
 NEW_TOKENS = 8
 MIN_VISION_COSINE = 0.99
 MAX_ACCURACY_DROP = 1.0

@@ -35,14 +35,22 @@ def build_model(cfg: ModelConfig) -> nn.Module:
     return model
 
 
+TEXT_SIDE = ("vision.projector", "embed_tokens", "decoder")
+
+
 def init_for_training(model: nn.Module, cfg: ModelConfig, seed: int) -> None:
-    """GPT-2 / ConvNeXt style: trunc-normal 0.02, zero biases, residual-out projections
-    scaled by 1/sqrt(2 layers), ConvNeXt layer scale at cfg.layer_scale_init."""
+    """Vision encoder, ConvNeXt / ViT style: trunc-normal 0.02, zero biases, ConvNeXt
+    layer scale at cfg.layer_scale_init. Projector, embeddings and decoder: trunc-normal
+    1/sqrt(fan in) (each layer keeps its input's scale), residual-out projections scaled by
+    1/sqrt(2 layers). At 0.02 on a 256-wide decoder, a value read through two attention
+    hops (image -> question word -> answer position) starts ~1e-3 of the residual and the
+    answers stayed at chance for 1000 steps (measured with oracle image features)."""
     gen = torch.Generator().manual_seed(seed)
     depth_scale = 1.0 / math.sqrt(2 * cfg.text.num_hidden_layers)
     for name, module in model.named_modules():
         if isinstance(module, (nn.Linear, nn.Conv2d, nn.Embedding)):
-            std = 0.02 * (depth_scale if name.endswith(("o_proj", "down_proj")) else 1.0)
+            base = 1.0 / math.sqrt(module.weight.shape[1]) if name.startswith(TEXT_SIDE) else 0.02
+            std = base * (depth_scale if name.endswith(("o_proj", "down_proj")) else 1.0)
             with torch.no_grad():
                 w = torch.randn(module.weight.shape, generator=gen) * std
                 module.weight.copy_(w.clamp_(-2 * std, 2 * std))

@@ -73,12 +73,19 @@ class VitEncoder(nn.Module):
         self.blocks = nn.ModuleList(VitBlock(cfg) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
 
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+    def block_outputs(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
+        """[B, N, C] after each block (the last one normed, as `forward` returns it)."""
         x = self.patch_embed(pixel_values).flatten(2).transpose(1, 2)  # row-major patches
         x = x + self.pos_embed
+        outs = []
         for block in self.blocks:
             x = block(x)
-        return self.norm(x)
+            outs.append(x)
+        outs[-1] = self.norm(x)
+        return outs
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.block_outputs(pixel_values)[-1]
 
 
 class VitTower(nn.Module):
@@ -86,6 +93,18 @@ class VitTower(nn.Module):
         super().__init__()
         self.encoder = VitEncoder(cfg)
         self.projector = MlpGeluProjector(cfg.hidden_size, text_dim)
+
+    def cells(self, pixel_values: torch.Tensor, uv: torch.Tensor | None = None) -> torch.Tensor:
+        """The output cells before the projector (positions come from the ViT's own embedding)."""
+        return self.encoder(pixel_values)
+
+    def dense(self, pixel_values: torch.Tensor, uv: torch.Tensor | None = None, cells: bool = True):
+        """({patch: the middle block's tokens as NHWC}, output cells), as VisionTower.dense
+        (a ViT has no cheaper partial pass: `cells` is ignored)."""
+        outs = self.encoder.block_outputs(pixel_values)
+        g, p = self.encoder.cfg.grid, self.encoder.cfg.patch_size
+        middle = outs[len(outs) // 2 - 1]
+        return {p: middle.reshape(middle.shape[0], g, g, -1)}, outs[-1]
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.projector(self.encoder(pixel_values))

@@ -1,0 +1,136 @@
+"""The training pipeline's smoke test (CI, `npm run test:train`, under 2 minutes):
+
+1. derived questions have the answers `synth.checks` computes from the same scene;
+2. packing several questions behind one image prefix trains exactly what separate rows
+   would (same per-answer losses);
+3. every stage of `npm run train` at tiny sizes, for the ConvLLaVA (through the export and
+   its onnxruntime-web check) and for the ViT control (through the decoder), then the
+   evaluation of both checkpoints on two val scenes.
+
+    /usr/bin/python3 -m training.vlm.smoke_test [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from ..synth import sample
+from ..synth.checks import expected
+from ..synth.questions import Question
+from ..tokenizer_bpe import IMAGE_ID
+from .data import IGNORE, question_text
+from .derived import derived_questions
+from .packed import collate, pack_row, packed_loss
+from .tokenizer import answer_ids, build_tokenizer, prompt_ids
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def check_derived(scenes: int = 30) -> int:
+    """Re-asks every derived question through synth.checks.expected (the generator's own
+    independent check of a question against the final scene)."""
+    checked = 0
+    for index in range(scenes):
+        s = sample("train", index)
+        for q in derived_questions(s.objects, s.image.width, random.Random(index), 40):
+            text = q.question.split("\n")[0]
+            question = Question(q.type, text, q.answer, [], q.options, dict(q.check or {}))
+            truth, _ = expected(question, s.objects)
+            given = q.options[ord(q.answer) - ord("A")] if q.options else q.answer
+            if truth != given:
+                raise AssertionError(f"train[{index}] {q.question!r}: derived {given!r}, the scene says {truth!r}")
+            checked += 1
+    return checked
+
+
+def check_packing() -> float:
+    """Per-answer losses of a packed row equal those of the same questions as separate rows."""
+    from .pipeline import convllava_config
+    from .model import build_model, init_for_training, splice, decoder_hidden
+
+    s = sample("train", 3)
+    tok = build_tokenizer([question_text(q) + " " + q.answer for q in s.questions])
+    cfg = convllava_config(len(tok.vocab), smoke=True)
+    model = build_model(cfg).eval()
+    init_for_training(model, cfg, 0)
+    n = 6
+    feats = torch.randn(n, cfg.text.hidden_size)
+    qa = [{"question": question_text(q), "answer": q.answer} for q in s.questions]
+    with torch.no_grad():
+        batch = collate([pack_row(tok, n, qa)])
+        x = model.embed_tokens(batch["ids"])
+        # packed: per-token losses
+        from .packed import allowed_mask, packed_hidden
+
+        x = x.masked_scatter((batch["ids"] == IMAGE_ID)[..., None].expand_as(x), feats)
+        h, _, _ = packed_hidden(model.decoder, x, batch["pos"], allowed_mask(batch["seg"]))
+        targets = batch["labels"][0, 1:]
+        keep = targets != IGNORE
+        packed = F.cross_entropy(model.decoder.lm_head(model.decoder.norm(h[0, :-1][keep])), targets[keep], reduction="none")
+        separate = []
+        for item in qa:
+            ids = prompt_ids(tok, item["question"], n) + answer_ids(tok, item["answer"])
+            labels = [IGNORE] * (len(ids) - len(answer_ids(tok, item["answer"]))) + answer_ids(tok, item["answer"])
+            ids_t = torch.tensor([ids])
+            e = splice(model, ids_t, [feats], torch.tensor([0]))
+            hh = decoder_hidden(model.decoder, e)
+            t = torch.tensor(labels[1:])
+            k = t != IGNORE
+            separate.append(F.cross_entropy(model.decoder.lm_head(model.decoder.norm(hh[0, :-1][k])), t[k], reduction="none"))
+        separate = torch.cat(separate)
+    diff = float((packed - separate).abs().max())
+    if packed.shape != separate.shape or diff > 1e-4:
+        raise AssertionError(f"packed and separate rows differ: {diff}")
+    return diff
+
+
+def run(cmd: list[str]) -> None:
+    t0 = time.time()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    print(f"[smoke] {' '.join(cmd[2:5])} ... ok in {time.time() - t0:.0f} s", flush=True)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--keep", type=Path, default=None, help="work here and keep the files")
+    a = p.parse_args(argv)
+    t0 = time.time()
+    print(f"[smoke] derived questions: {check_derived()} answers agree with synth.checks", flush=True)
+    print(f"[smoke] packed rows = separate rows (max loss difference {check_packing():.2e})", flush=True)
+    work = a.keep or Path(tempfile.mkdtemp(prefix="loupe-train-smoke-"))
+    py = sys.executable
+    try:
+        run([py, "-m", "training.vlm.pipeline", "--smoke", "--out", str(work / "conv"), "--bundle-out", str(work / "bundle")])
+        run([py, "-m", "training.vlm.pipeline", "--smoke", "--model", "vit336", "--out", str(work / "vit")])
+        run([py, "-m", "training.vlm.evaluate", "--ckpt", str(work / "conv" / "checkpoint"), "--ckpt", str(work / "vit" / "checkpoint"),
+             "--split", "val", "--resolution", "128,56,native", "--token-budget", "16", "--limit", "2", "--workers", "0",
+             "--out", str(work / "results.jsonl")])
+        lines = [json.loads(l) for l in (work / "results.jsonl").read_text().splitlines()]
+        models = {l["model"] for l in lines if l.get("summary")}
+        if models != {"convllava", "vit336"}:
+            raise AssertionError(f"evaluation summaries for {models}")
+        golden = json.loads((work / "conv" / "golden" / "golden.json").read_text())
+        if "onnxruntime_web" not in golden:
+            raise AssertionError("the export did not record its onnxruntime-web check")
+    finally:
+        if a.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"[smoke] all passed in {time.time() - t0:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
