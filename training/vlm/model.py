@@ -103,6 +103,22 @@ def splice(model: nn.Module, input_ids: torch.Tensor, per_image: list[torch.Tens
 # ---- training forward ------------------------------------------------------------------
 
 
+def attention_qkv(layer, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+    """One decoder layer's rotated queries and keys and its values, KV heads repeated to the
+    query heads (HF repeat_kv order): [B, heads, S, head_dim] each."""
+    attn, cfg = layer.self_attn, layer.self_attn.cfg
+    h = layer.input_layernorm(x)
+    q = attn._heads(attn.q_proj(h), cfg.num_attention_heads)
+    k = attn._heads(attn.k_proj(h), cfg.num_key_value_heads)
+    v = attn._heads(attn.v_proj(h), cfg.num_key_value_heads)
+    q = q * cos + rotate_half(q) * sin
+    k = k * cos + rotate_half(k) * sin
+    rep = cfg.num_attention_heads // cfg.num_key_value_heads
+    k = k[:, :, None].expand(-1, -1, rep, -1, -1).flatten(1, 2)
+    v = v[:, :, None].expand(-1, -1, rep, -1, -1).flatten(1, 2)
+    return q, k, v
+
+
 def decoder_hidden(decoder: LlamaDecoder, x: torch.Tensor) -> torch.Tensor:
     """Causal forward without a cache, for right-padded rows (padding only ever follows
     the real tokens, so plain causal attention is exact for every position that counts)."""
@@ -112,18 +128,10 @@ def decoder_hidden(decoder: LlamaDecoder, x: torch.Tensor) -> torch.Tensor:
     freqs = pos[:, None].float() * decoder.inv_freq
     emb = torch.cat((freqs, freqs), dim=-1)[None, None]
     cos, sin = emb.cos(), emb.sin()
-    rep = cfg.num_attention_heads // cfg.num_key_value_heads
     causal = None
     for layer in decoder.layers:
         attn = layer.self_attn
-        h = layer.input_layernorm(x)
-        q = attn._heads(attn.q_proj(h), cfg.num_attention_heads)
-        k = attn._heads(attn.k_proj(h), cfg.num_key_value_heads)
-        v = attn._heads(attn.v_proj(h), cfg.num_key_value_heads)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
-        k = k[:, :, None].expand(-1, -1, rep, -1, -1).flatten(1, 2)
-        v = v[:, :, None].expand(-1, -1, rep, -1, -1).flatten(1, 2)
+        q, k, v = attention_qkv(layer, x, cos, sin)
         if _HAS_SDPA:
             out = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v, is_causal=True)
         else:

@@ -16,10 +16,11 @@ import math
 import torch
 from torch.nn import functional as F
 
-from ..loupe_models.llama import LlamaDecoder, rotate_half
+from ..loupe_models.llama import LlamaDecoder
 from ..tokenizer_bpe import IMAGE_ID, PAD_ID, ByteLevelBPE
 from .data import IGNORE
 from .labels import COLOURS, KINDS
+from .model import attention_qkv
 from .tokenizer import answer_ids, prompt_text
 
 PAD_SEGMENT = -1
@@ -123,20 +124,12 @@ def packed_hidden(decoder: LlamaDecoder, x: torch.Tensor, pos: torch.Tensor, all
     freqs = pos[..., None].float() * decoder.inv_freq
     emb = torch.cat((freqs, freqs), dim=-1)[:, None]
     cos, sin = emb.cos(), emb.sin()
-    rep = cfg.num_attention_heads // cfg.num_key_value_heads
     bias = torch.zeros(allowed.shape, dtype=x.dtype, device=x.device).masked_fill(~allowed, -1e9)
     probed: dict[int, torch.Tensor] = {}
     hidden: list[torch.Tensor] = []
     for index, layer in enumerate(decoder.layers):
         attn = layer.self_attn
-        h = layer.input_layernorm(x)
-        q = attn._heads(attn.q_proj(h), cfg.num_attention_heads)
-        k = attn._heads(attn.k_proj(h), cfg.num_key_value_heads)
-        v = attn._heads(attn.v_proj(h), cfg.num_key_value_heads)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
-        k = k[:, :, None].expand(-1, -1, rep, -1, -1).flatten(1, 2)
-        v = v[:, :, None].expand(-1, -1, rep, -1, -1).flatten(1, 2)
+        q, k, v = attention_qkv(layer, x, cos, sin)
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(cfg.head_dim) + bias
         weights = torch.softmax(scores, dim=-1)
         if probes and index in probes:
