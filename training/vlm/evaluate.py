@@ -157,17 +157,21 @@ def evaluate(ckpts: list[Path], split: str, resolutions: list[str], out: Path | 
     records: list[dict] = []
     t0 = time.time()
     pending: list[dict] = []
+    done = 0
     for scene in loader:
         pending.append(scene)
-        if len(pending) == chunk:
+        if len(pending) == chunk or done + len(pending) == count:
             for sc in scorers:
                 for st in sc.strategies:
                     score_chunk(sc, st, pending, dev, autocast, records)
+            done += len(pending)
             pending = []
-    if pending:
-        for sc in scorers:
-            for st in sc.strategies:
-                score_chunk(sc, st, pending, dev, autocast, records)
+            spent = time.time() - t0
+            print(f"[eval] {split}: {done}/{count} scenes, {spent:.0f} s, ETA {spent / done * (count - done):.0f} s",
+                  file=sys.stderr, flush=True)
+    for sc in scorers if pending else []:  # a source that yielded fewer scenes than it said
+        for st in sc.strategies:
+            score_chunk(sc, st, pending, dev, autocast, records)
     lines = aggregate(records, split)
     for line in lines:
         print(json.dumps(line), flush=True)

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from ..loupe_models.llama import LlamaDecoder
 from ..tokenizer_bpe import IMAGE_ID, PAD_ID, ByteLevelBPE
 from .data import IGNORE
+from ..synth.questions import LETTERS
 from .labels import COLOURS, KINDS
 from .model import attention_qkv
 from .tokenizer import answer_ids, prompt_text
@@ -42,21 +43,53 @@ def attribute_word(tok: ByteLevelBPE, token: int) -> str | None:
     return None
 
 
+def option_lines(tok: ByteLevelBPE, after: list[int]) -> list[tuple[int, int]]:
+    """(letter, last option-text token) offsets in `after` of each "(A) text" line."""
+    texts = [tok.decode([t]) for t in after]
+    out = []
+    for j in range(len(texts) - 3):
+        if texts[j] == "\n" and texts[j + 1] == "(" and texts[j + 2] in LETTERS and texts[j + 3] == ")":
+            end = next((k for k in range(j + 4, len(texts)) if texts[k] == "\n"), len(texts))
+            if end > j + 4:
+                out.append((j + 2, end - 1))
+    return out
+
+
+def grid_of(num_image_tokens: int, shape: tuple[int, int] | None) -> tuple[int, int]:
+    """(rows, cols) of the visual tokens of an image of `shape` (H, W); square if unknown."""
+    h, w = shape or (1, 1)
+    cols = max(1, round(math.sqrt(num_image_tokens * w / h)))
+    return num_image_tokens // cols, cols
+
+
+def where_found(cells: list[int], rows: int, cols: int) -> list[float]:
+    """(x, y) in [0, 1] of the one token in `cells`, and 1; zeros when there are several."""
+    if len(cells) != 1:
+        return [0.0, 0.0, 0.0]
+    return [(cells[0] % cols + 0.5) / cols, (cells[0] // cols + 0.5) / rows, 1.0]
+
+
 def pack_row(tok: ByteLevelBPE, num_image_tokens: int, qa: list[dict], attributes: dict | None = None,
-             keep: list[int] | None = None) -> dict:
+             keep: list[int] | None = None, shape: tuple[int, int] | None = None) -> dict:
     """ids, segment ids, labels and position ids of one packed row, and the grounding
     probes: for each question with targets, the position that predicts its answer and the
     sequence positions of its target groups ("answer"); for each question word naming a
     shape or colour present in the scene, that word's position and the tokens holding
     such objects ("word").
 
+    For multiple-choice questions: each option's last text token looks at its letter
+    ("letter"), and the answer position at the correct option's last text token ("option"),
+    so the letter is copied from the option that names what the image holds.
+
     keep: the image tokens present in the row (sorted; default all). Dropped tokens leave
     the others at their own position ids, so the row is the full prompt with some
-    background keys missing; the questions still start at the full image's end."""
+    background keys missing; the questions still start at the full image's end.
+    shape: the image's (H, W), for the grid position of what a word found."""
     keep = list(range(num_image_tokens)) if keep is None else keep
+    rows, cols = grid_of(num_image_tokens, shape)
     at = {c: i for i, c in enumerate(keep)}
     prefix: list[int] = []
-    ids, seg, labels, probes, contents = [], [], [], [], []
+    ids, seg, labels, probes, contents, answers = [], [], [], [], [], []
     for k, item in enumerate(qa, start=1):
         before, after = split_prompt(tok, item["question"])
         if k == 1:
@@ -83,18 +116,30 @@ def pack_row(tok: ByteLevelBPE, num_image_tokens: int, qa: list[dict], attribute
             if attributes and name in attributes and any(c in at for c in attributes[name]):
                 probes.append(("word", start + j, [[len(prefix) + at[c] for c in attributes[name] if c in at]]))
                 found = set(attributes[name])
-                contents.append((start + j, [int(bool(found & set(attributes.get(n, ())))) for n in ATTRIBUTE_LIST]))
+                contents.append((start + j, [int(bool(found & set(attributes.get(n, ())))) for n in ATTRIBUTE_LIST]
+                                 + where_found(attributes[name], rows, cols)))
         if named:
             relative = item.get("type", "").removeprefix("mc-") == "relative" and len(named) == 2
             probes.append(("parse", answer_at, [[named[0]], [named[1]]] if relative else [named]))
         groups = [[len(prefix) + at[c] for c in g if c in at] for g in item.get("targets") or [] if g]
-        if groups and all(groups):
+        if item.get("type") == "counting":
+            # A count survives attention only beside a constant: each target token and the
+            # row's first token (the sink) share the mass equally, so the sink's share,
+            # 1 / (targets + 1), carries the count (all of it when there is none).
+            probes.append(("count", answer_at, [[SINK] + [p for g in groups for p in g]]))
+        elif groups and all(groups):
             probes.append(("answer", answer_at, groups))
+        options = option_lines(tok, after)
+        for letter, last in options:
+            probes.append(("letter", start + last, [[start + letter]]))
+        if options and item["answer"] in LETTERS[: len(options)]:
+            probes.append(("option", answer_at, [[start + options[LETTERS.index(item["answer"])][1]]]))
+        answers.append((answer_at, item.get("type", "other")))
     shared = len(prefix) + num_image_tokens
     pos = list(range(len(prefix))) + [len(prefix) + c for c in keep]
     for k in range(1, len(qa) + 1):
         pos += list(range(shared, shared + seg.count(k)))
-    return {"ids": ids, "seg": seg, "labels": labels, "pos": pos, "probes": probes, "contents": contents}
+    return {"ids": ids, "seg": seg, "labels": labels, "pos": pos, "probes": probes, "contents": contents, "answers": answers}
 
 
 def collate(rows: list[dict]) -> dict:
@@ -102,7 +147,8 @@ def collate(rows: list[dict]) -> dict:
     pad = lambda key, value: torch.tensor([r[key] + [value] * (width - len(r[key])) for r in rows], dtype=torch.long)  # noqa: E731
     return {"ids": pad("ids", PAD_ID), "seg": pad("seg", PAD_SEGMENT), "labels": pad("labels", IGNORE), "pos": pad("pos", 0),
             "probes": [(kind, b, q, groups) for b, r in enumerate(rows) for kind, q, groups in r.get("probes", [])],
-            "contents": [(b, q, vec) for b, r in enumerate(rows) for q, vec in r.get("contents", [])]}
+            "contents": [(b, q, vec) for b, r in enumerate(rows) for q, vec in r.get("contents", [])],
+            "answers": [(b, q, kind) for b, r in enumerate(rows) for q, kind in r.get("answers", [])]}
 
 
 def allowed_mask(seg: torch.Tensor) -> torch.Tensor:
@@ -145,19 +191,25 @@ def packed_hidden(decoder: LlamaDecoder, x: torch.Tensor, pos: torch.Tensor, all
 # names a shape, colour or sign looks (heads 0 and 1) at the tokens holding such objects,
 # which it can learn from its own embedding alone. Layer 1: the position that predicts the
 # answer looks at those words (left/right: head 0 at A, head 1 at B), so it receives what
-# they found. Layer 2: that position looks at the answer's own target tokens.
-GROUNDING = {"word": (0,), "parse": (1,), "answer": (2,)}
+# they found. Layer 2: that position looks at the answer's own target tokens. Multiple
+# choice: layer 1, each option's text looks at its letter; layer 3, the answer position
+# looks at the option whose text names what it found.
+GROUNDING = {"word": (0,), "parse": (1,), "answer": (2,), "count": (2,), "letter": (1,), "option": (3,)}
+SINK = 0  # the row's first token: the same token at the same position in every row
 GROUNDING_WEIGHT = 0.5
 DEEP_SUPERVISION: tuple[int, ...] = (1, 2)  # layer indices whose output also predicts the answer
 DEEP_WEIGHT = 0.5
 ATTRIBUTE_WORDS = frozenset(KINDS) | frozenset(COLOURS)
 ATTRIBUTE_LIST = tuple(KINDS) + tuple(COLOURS)
 CONTENT_WEIGHT = 0.5
+PLACE_WEIGHT = 10.0  # on the squared (x, y) error in [0, 1]: about 0.17 at chance
 
 
 class ContentHead(torch.nn.Module):
     """Training only (never exported): from a question word's hidden state after layer 0,
-    the shapes and colours of the objects that word found (multi-hot over ATTRIBUTE_LIST).
+    the shapes and colours of the objects that word found (multi-hot over ATTRIBUTE_LIST)
+    and, when it names one object, where that object is (left/right needs both positions
+    readable from the words the answer position looks at).
     Without it, what the word's attention reads from the image reaches the answer only
     through two more hops and the final cross-entropy, and was not learnt (a linear probe
     of the answer position stayed at chance after 400 steps, oracle image features)."""
@@ -165,7 +217,7 @@ class ContentHead(torch.nn.Module):
     def __init__(self, width: int):
         super().__init__()
         self.norm = torch.nn.LayerNorm(width)
-        self.out = torch.nn.Linear(width, len(ATTRIBUTE_LIST))
+        self.out = torch.nn.Linear(width, len(ATTRIBUTE_LIST) + 2)  # + where the one object is (x, y)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.out(self.norm(h))
@@ -183,15 +235,33 @@ def grounding_loss(probed: dict[int, torch.Tensor], probes: list, heads: int = 2
     """Mean -log(attention mass on the right tokens) over probes and supervised heads, and
     the mean mass per probe kind (mass_word, mass_parse, mass_answer) for the log."""
     terms: dict[str, list[torch.Tensor]] = {}
+    masses: dict[str, list[torch.Tensor]] = {}
     for layer, weights in probed.items():
         rows = [(kind, groups) for kind, _, _, groups in probes if layer in GROUNDING[kind]]
         for i, (kind, groups) in enumerate(rows):
             for h in range(heads):
-                terms.setdefault(kind, []).append(weights[i, h, groups[h % len(groups)]].sum())
+                w = weights[i, h, groups[h % len(groups)]]
+                # count: the mass shared equally (cross-entropy to uniform); else its sum
+                terms.setdefault(kind, []).append((w + 1e-6).log().mean() if kind == "count" else (w.sum() + 1e-6).log())
+                masses.setdefault(kind, []).append(w.sum())
     # Each kind weighs the same: word probes outnumber answer probes several times, and the
     # answer hop (which needs the other two) would otherwise learn last.
-    loss = torch.stack([-torch.log(torch.stack(m) + 1e-6).mean() for m in terms.values()]).mean()
-    return loss, {f"mass_{kind}": float(torch.stack(m).mean()) for kind, m in terms.items()}
+    loss = torch.stack([-torch.stack(t).mean() for t in terms.values()]).mean()
+    return loss, {f"mass_{kind}": float(torch.stack(m).mean()) for kind, m in masses.items()}
+
+
+def accuracy_by_type(model, x: torch.Tensor, batch: dict) -> dict[str, float]:
+    """First-answer-token accuracy per question type (acc_counting, ...), for the log."""
+    answers = batch.get("answers") or []
+    if not answers:
+        return {}
+    with torch.no_grad():
+        b, q = torch.tensor([a[0] for a in answers]), torch.tensor([a[1] for a in answers])
+        hits = model.decoder.lm_head(model.decoder.norm(x[b, q])).argmax(-1) == batch["labels"][b, q + 1]
+    out: dict[str, list[float]] = {}
+    for (_, _, kind), hit in zip(answers, hits.tolist()):
+        out.setdefault(f"acc_{kind}", []).append(float(hit))
+    return {k: sum(v) / len(v) for k, v in out.items()}
 
 
 def packed_loss(model, batch: dict, image_rows: list[torch.Tensor], grounding: bool = True,
@@ -215,6 +285,7 @@ def packed_loss(model, batch: dict, image_rows: list[torch.Tensor], grounding: b
     first = keep & ~torch.cat([torch.zeros_like(keep[:, :1]), keep[:, :-1]], dim=1)
     hits = (logits.argmax(-1) == t)[first[keep]]
     stats = {"answer_loss": float(loss), "answer_acc": float(hits.float().mean()) if hits.numel() else float("nan")}
+    stats.update(accuracy_by_type(model, x, batch))
     # Deep supervision: the answer also read (same norm and lm_head) from earlier layers, so
     # the value path image -> word -> answer position gets a short gradient of its own.
     for layer in DEEP_SUPERVISION:
@@ -225,11 +296,15 @@ def packed_loss(model, batch: dict, image_rows: list[torch.Tensor], grounding: b
         b = torch.tensor([c[0] for c in contents])
         q = torch.tensor([c[1] for c in contents])
         target = torch.tensor([c[2] for c in contents], dtype=torch.float32)
-        logits_c = content_head(hidden[0][b, q])
-        content = F.binary_cross_entropy_with_logits(logits_c, target)
+        k = len(ATTRIBUTE_LIST)
+        out = content_head(hidden[0][b, q])
+        logits_c, where, mask = out[:, :k], torch.sigmoid(out[:, k:]), target[:, k + 2]
+        content = F.binary_cross_entropy_with_logits(logits_c, target[:, :k])
+        place = (((where - target[:, k : k + 2]) ** 2).sum(-1) * mask).sum() / mask.sum().clamp(min=1)
         stats["content"] = float(content)
-        stats["content_acc"] = float(((logits_c > 0).float() == target).all(-1).float().mean())
-        loss = loss + CONTENT_WEIGHT * content
+        stats["content_acc"] = float(((logits_c > 0).float() == target[:, :k]).all(-1).float().mean())
+        stats["place_err"] = float(place.sqrt())
+        loss = loss + CONTENT_WEIGHT * (content + PLACE_WEIGHT * place)
     if probed:
         ground, masses = grounding_loss(probed, probes)
         stats["grounding"] = float(ground)

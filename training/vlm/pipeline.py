@@ -68,7 +68,7 @@ class Recipe:
         EncoderPhase("cells", 1200, 16, 3e-3),
     ])
     feature_scenes: int = 1536
-    decoder: DecoderStageConfig = field(default_factory=lambda: DecoderStageConfig(steps=1200, batch=4, questions=12))
+    decoder: DecoderStageConfig = field(default_factory=lambda: DecoderStageConfig(steps=2100, batch=4, questions=12))
     seed: int = 0
 
 

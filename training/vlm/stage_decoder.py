@@ -37,8 +37,9 @@ class DecoderStageConfig:
     grad_clip: float = 1.0
     seed: int = 0
     log_every: int = 25
-    background_start: float = 0.05  # share of background image tokens kept at step 0
-    full_from: float = 0.6  # every image token from this share of the steps on
+    background_start: float = 0.1  # share of background image tokens kept until `ramp_from`
+    ramp_from: float = 0.65  # share of the steps from which that share rises linearly ...
+    full_from: float = 0.88  # ... to every image token, kept from this share of the steps on
 
 
 def lr_at(cfg: DecoderStageConfig, step: int) -> float:
@@ -57,11 +58,13 @@ def choose_questions(rng: np.random.Generator, qa: list[dict], limit: int) -> li
 
 
 def background_fraction(cfg: DecoderStageConfig, step: int) -> float:
-    """Share of empty (background) image tokens kept in a row: few at first, so attention
-    finds the few object tokens among few keys and steps are short; all of them from
-    `full_from` of the stage on, as at inference."""
-    ramp = step / max(1, cfg.full_from * cfg.steps)
-    return min(1.0, cfg.background_start + (1 - cfg.background_start) * ramp)
+    """Share of empty (background) image tokens kept in a row: few for most of the stage,
+    so attention finds the few object tokens among few keys and a step costs about a
+    third of a full one (the run buys twice the steps); all of them from `full_from` of
+    the stage on, as at inference."""
+    start, end = cfg.ramp_from * cfg.steps, cfg.full_from * cfg.steps
+    ramp = max(0.0, min(1.0, (step - start) / max(1.0, end - start)))
+    return cfg.background_start + (1 - cfg.background_start) * ramp
 
 
 def kept_tokens(rng: np.random.Generator, item: dict, fraction: float) -> list[int]:
@@ -80,7 +83,8 @@ def make_batch(store: FeatureStore, tok: ByteLevelBPE, cfg: DecoderStageConfig, 
     rows, cells = [], []
     for it in items:
         keep = kept_tokens(rng, it, fraction)
-        rows.append(pack_row(tok, it["cells"].shape[0], choose_questions(rng, it["qa"], cfg.questions), it.get("attributes"), keep))
+        rows.append(pack_row(tok, it["cells"].shape[0], choose_questions(rng, it["qa"], cfg.questions), it.get("attributes"), keep,
+                             it.get("shape")))
         cells.append(it["cells"][keep].float())
     return collate(rows), cells
 
