@@ -250,14 +250,12 @@ def grounding_loss(probed: dict[int, torch.Tensor], probes: list, heads: int = 2
     return loss, {f"mass_{kind}": float(torch.stack(m).mean()) for kind, m in masses.items()}
 
 
-def accuracy_by_type(model, x: torch.Tensor, batch: dict) -> dict[str, float]:
-    """First-answer-token accuracy per question type (acc_counting, ...), for the log."""
-    answers = batch.get("answers") or []
-    if not answers:
-        return {}
-    with torch.no_grad():
-        b, q = torch.tensor([a[0] for a in answers]), torch.tensor([a[1] for a in answers])
-        hits = model.decoder.lm_head(model.decoder.norm(x[b, q])).argmax(-1) == batch["labels"][b, q + 1]
+def accuracy_by_type(hits: torch.Tensor, answers: list) -> dict[str, float]:
+    """First-answer-token accuracy per question type (acc_counting, ...), for the log.
+    hits: one per segment in row order, as packed_loss scores them; answers: the batch's
+    (row, position, type), in the same order."""
+    if len(answers) != hits.numel():
+        raise ValueError(f"{hits.numel()} first answer tokens for {len(answers)} questions")
     out: dict[str, list[float]] = {}
     for (_, _, kind), hit in zip(answers, hits.tolist()):
         out.setdefault(f"acc_{kind}", []).append(float(hit))
@@ -285,7 +283,7 @@ def packed_loss(model, batch: dict, image_rows: list[torch.Tensor], grounding: b
     first = keep & ~torch.cat([torch.zeros_like(keep[:, :1]), keep[:, :-1]], dim=1)
     hits = (logits.argmax(-1) == t)[first[keep]]
     stats = {"answer_loss": float(loss), "answer_acc": float(hits.float().mean()) if hits.numel() else float("nan")}
-    stats.update(accuracy_by_type(model, x, batch))
+    stats.update(accuracy_by_type(hits, batch["answers"]) if batch.get("answers") else {})
     # Deep supervision: the answer also read (same norm and lm_head) from earlier layers, so
     # the value path image -> word -> answer position gets a short gradient of its own.
     for layer in DEEP_SUPERVISION:
