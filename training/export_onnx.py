@@ -58,16 +58,22 @@ class _DecoderForExport(nn.Module):
         return (logits, *[t for kv in present for t in kv])
 
 
-def export_vision(model: TinyConvLlava, path: Path) -> onnx.ModelProto:
+def export_vision(
+    model: TinyConvLlava, path: Path, trace_size: tuple[int, int] = (128, 192), dynamic_size: bool = True
+) -> onnx.ModelProto:
+    """trace_size: (height, width) of the trace input; dynamic_size=False keeps them fixed
+    (a ViT with learned position embeddings accepts one size only)."""
     # Non-square trace input so neither spatial axis gets baked in as equal to the other.
-    dummy = torch.randn(2, 3, 128, 192, generator=torch.Generator().manual_seed(0))
+    dummy = torch.randn(2, 3, *trace_size, generator=torch.Generator().manual_seed(0))
+    pixel_axes = {0: "batch_size", 2: "height", 3: "width"} if dynamic_size else {0: "batch_size"}
+    feature_axes = {0: "batch_size", 1: "num_image_tokens"} if dynamic_size else {0: "batch_size"}
     return _export(
         model.vision,
         (dummy,),
         path,
         ["pixel_values"],
         ["image_features"],
-        {"pixel_values": {0: "batch_size", 2: "height", 3: "width"}, "image_features": {0: "batch_size", 1: "num_image_tokens"}},
+        {"pixel_values": pixel_axes, "image_features": feature_axes},
     )
 
 

@@ -93,14 +93,20 @@ def _merge_pair(word: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ...]
 class ByteLevelBPE:
     vocab: dict[str, int]
     merges: list[tuple[str, str]]
+    # Added tokens: split out before BPE, never merged. Other families (Qwen2's ChatML
+    # markers) pass their own and put them after the merges, where their ids live.
+    special_tokens: tuple[str, ...] = tuple(SPECIAL_TOKENS)
 
     @classmethod
-    def train(cls, corpus: str, vocab_size: int) -> "ByteLevelBPE":
+    def train(
+        cls, corpus: str, vocab_size: int, special_tokens: tuple[str, ...] = tuple(SPECIAL_TOKENS), specials_last: bool = False
+    ) -> "ByteLevelBPE":
         byte_chars = [BYTE_TO_CHAR[b] for b in range(NUM_BYTE_TOKENS)]
-        num_merges = vocab_size - len(SPECIAL_TOKENS) - NUM_BYTE_TOKENS
+        num_merges = vocab_size - len(special_tokens) - NUM_BYTE_TOKENS
         merges = train_merges(corpus, num_merges, set(byte_chars))
-        tokens = SPECIAL_TOKENS + byte_chars + [a + b for a, b in merges]
-        return cls(vocab={t: i for i, t in enumerate(tokens)}, merges=merges)
+        learned = byte_chars + [a + b for a, b in merges]
+        tokens = learned + list(special_tokens) if specials_last else list(special_tokens) + learned
+        return cls(vocab={t: i for i, t in enumerate(tokens)}, merges=merges, special_tokens=tuple(special_tokens))
 
     @property
     def id_to_token(self) -> list[str]:
@@ -131,10 +137,11 @@ class ByteLevelBPE:
 
     def encode(self, text: str) -> list[int]:
         """Added tokens are split out first (they are never merged or byte-mapped)."""
-        special_re = "(" + "|".join(re.escape(t) for t in sorted(SPECIAL_TOKENS, key=len, reverse=True)) + ")"
+        specials = self.special_tokens
+        special_re = "(" + "|".join(re.escape(t) for t in sorted(specials, key=len, reverse=True)) + ")"
         ids: list[int] = []
         for segment in re.split(special_re, text):
-            if segment in SPECIAL_TOKENS:
+            if segment in specials:
                 ids.append(self.vocab[segment])
                 continue
             for word in pre_tokenize(segment):
@@ -147,7 +154,7 @@ class ByteLevelBPE:
         pending = bytearray()
         for i in ids:
             token = tokens[i]
-            if token in SPECIAL_TOKENS:
+            if token in self.special_tokens:
                 out.append(pending.decode("utf-8", errors="replace"))
                 pending.clear()
                 out.append(token)
@@ -159,7 +166,7 @@ class ByteLevelBPE:
     def tokenizer_json(self) -> dict:
         added = [
             {
-                "id": i,
+                "id": self.vocab[t],
                 "content": t,
                 "single_word": False,
                 "lstrip": False,
@@ -167,7 +174,7 @@ class ByteLevelBPE:
                 "normalized": False,
                 "special": True,
             }
-            for i, t in enumerate(SPECIAL_TOKENS)
+            for t in self.special_tokens
         ]
         return {
             "version": "1.0",

@@ -3,6 +3,7 @@ import { chooseProvider, configureOrt, gpuBufferBytes, loadModuleSession, type G
 import { KvCache, LanguageModel, generate } from '../src/decoder';
 import { expandImageTokens } from '../src/embeddings';
 import { LoupeError } from '../src/errors';
+import { kvNames } from '../src/models';
 import { BundleTokenizer, TextStream, createSampler } from '../src/tokens';
 import { CancelRegistry, TaskQueue, requireLoaded } from './cancellation';
 import { releaseCallback } from './release';
@@ -33,9 +34,8 @@ export class LanguageService implements LanguageWorkerApi {
     const choice = await chooseProvider(request.device);
     const spec = request.spec;
     const dtypes = selectDtypes({ provider: choice.provider, shaderF16: choice.gpu.shaderF16 }, spec.declaredDtypes, request.dtype);
-    const common = { baseUrl: spec.baseUrl, choice, cache: request.cache, numLayers: spec.text.numLayers, onProgress: (p: Parameters<ProgressSink>[0]) => onProgress(p) };
-    const presentNames: string[] = [];
-    for (let i = 0; i < spec.text.numLayers; i++) presentNames.push(`present.${i}.key`, `present.${i}.value`);
+    const common = { baseUrl: spec.baseUrl, choice, cache: request.cache, numLayers: spec.text.numLayers, kv: spec.kv, text: spec.text, externalData: spec.externalData, onProgress: (p: Parameters<ProgressSink>[0]) => onProgress(p) };
+    const presentNames = kvNames(spec.kv.present, spec.text.numLayers);
     // Both at once: the decoder downloads while the embeddings' session (and onnxruntime)
     // starts; the sessions themselves are created one after the other.
     const sessions = new TaskQueue();
@@ -63,7 +63,7 @@ export class LanguageService implements LanguageWorkerApi {
     let state = this.chats.get(chatId);
     if (!state) {
       const model = requireLoaded(this.model, 'language model');
-      state = { features: null, visualTokens: 0, cache: new KvCache(model.spec.text, model.cacheType), busy: false };
+      state = { features: null, visualTokens: 0, cache: new KvCache(model.spec.text, model.cacheType, model.spec.kv), busy: false };
       this.chats.set(chatId, state);
     }
     return state;

@@ -38,6 +38,7 @@ export class VisionService implements VisionWorkerApi {
       choice,
       cache: request.cache,
       numLayers: request.spec.text.numLayers,
+      externalData: request.spec.externalData,
       onProgress: (progress) => onProgress(progress),
     });
     if (choice.reason && created.report.provider === 'wasm' && !created.report.fallbackReason) created.report.fallbackReason = choice.reason;

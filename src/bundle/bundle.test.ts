@@ -49,7 +49,10 @@ describe('dtype selection', () => {
   });
 
   it('refuses fp16 where it cannot run, and unknown names, with what to do instead', () => {
-    expect(() => selectDtypes({ provider: 'wasm', shaderF16: false }, undefined, { vision_encoder: 'fp16' })).toThrow(/needs WebGPU with the shader-f16 feature/);
+    expect(() => selectDtypes({ provider: 'webgpu', shaderF16: false }, undefined, { vision_encoder: 'fp16' })).toThrow(/needs WebGPU with the shader-f16 feature/);
+    // wasm runs fp16 graphs when asked (float32 I/O), but does not take a bundle's fp16 default.
+    expect(selectDtypes({ provider: 'wasm', shaderF16: false }, undefined, { decoder_model_merged: 'q4f16' }).decoder_model_merged).toBe('q4f16');
+    expect(selectDtypes({ provider: 'wasm', shaderF16: false }, { decoder_model_merged: 'q4f16' }, undefined).decoder_model_merged).toBe('q4');
     expect(() => selectDtypes({ provider: 'wasm', shaderF16: false }, undefined, 'q3' as never)).toThrow(/expected one of fp32, fp16/);
     expect(() => selectDtypes({ provider: 'wasm', shaderF16: false }, undefined, { lm_head: 'q4' } as never)).toThrow(/unknown module "lm_head"/);
   });

@@ -75,8 +75,9 @@ function unknownDtype(value: string, source: string): LoupeError {
 /**
  * Picks one dtype per module: the user's choice wins, then the bundle's declared defaults
  * (`transformers.js_config.dtype` in config.json), then the device defaults. fp16 weights
- * on a GPU without `shader-f16`, or on wasm, are refused with a clear error rather than
- * left to fail deep inside the runtime.
+ * on a GPU without `shader-f16` are refused with a clear error rather than left to fail
+ * deep inside the runtime. On wasm they run (onnxruntime's CPU kernels, float32 graph I/O)
+ * when the user asks, but a bundle's declared fp16 is not taken there: fp32 / q4 are faster.
  */
 export function selectDtypes(
   context: DtypeContext,
@@ -94,11 +95,11 @@ export function selectDtypes(
     }
     const fromUser = user[name];
     if (fromUser !== undefined) {
-      if (needsF16(fromUser) && !(context.provider === 'webgpu' && context.shaderF16)) {
+      if (needsF16(fromUser) && context.provider === 'webgpu' && !context.shaderF16) {
         throw new LoupeError(
           'INVALID_ARGUMENT',
-          `dtype "${fromUser}" for ${name} needs WebGPU with the shader-f16 feature, but this run uses ${context.provider}` +
-            `${context.provider === 'webgpu' ? ' without shader-f16' : ''}. Choose fp32, q4 or int8 for ${name}.`,
+          `dtype "${fromUser}" for ${name} needs WebGPU with the shader-f16 feature, but this GPU does not have it. ` +
+            `Choose fp32, q4 or int8 for ${name}, or run on wasm.`,
         );
       }
       result[name] = fromUser;

@@ -1,5 +1,5 @@
 import { LoupeError, abortError } from '../errors';
-import { checkFreshness, readCached, writeCached } from './model-cache';
+import { cachedSize, checkFreshness, readCached, writeCached } from './model-cache';
 import type { ProgressCallback } from './progress';
 
 export function joinUrl(baseUrl: string, file: string): string {
@@ -108,6 +108,27 @@ async function download(url: string, file: string, options: FetchOptions): Promi
     offset += chunk.byteLength;
   }
   return { bytes, etag };
+}
+
+/**
+ * The size a file will download as (HEAD's Content-Length), or undefined where the host
+ * does not say; from the cache when a copy is there. Lets a load refuse a bundle that
+ * cannot fit before it downloads gigabytes.
+ */
+export async function fetchSize(baseUrl: string, file: string, options: Pick<FetchOptions, 'signal' | 'cache'> = {}): Promise<number | undefined> {
+  const url = joinUrl(baseUrl, file);
+  if (options.cache !== false) {
+    const cached = await cachedSize(url);
+    if (cached !== undefined) return cached;
+  }
+  try {
+    const response = await fetch(url, { method: 'HEAD', signal: options.signal ?? null });
+    const length = response.ok ? response.headers.get('content-length') : null;
+    return length === null ? undefined : Number(length);
+  } catch {
+    if (options.signal?.aborted) throw abortError(`Loading ${file}`);
+    return undefined; // the download itself will report what is wrong
+  }
 }
 
 export async function fetchJson(baseUrl: string, file: string, options: FetchOptions = {}): Promise<unknown> {

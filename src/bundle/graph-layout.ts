@@ -1,4 +1,5 @@
 import { LoupeError } from '../errors';
+import { ECOSYSTEM_KV, kvNames, type KvLayout } from '../models';
 import type { ModuleName } from './module-names';
 
 export interface GraphSignature {
@@ -6,14 +7,8 @@ export interface GraphSignature {
   outputNames: readonly string[];
 }
 
-function kvNames(prefix: string, layers: number): string[] {
-  const names: string[] = [];
-  for (let i = 0; i < layers; i++) names.push(`${prefix}.${i}.key`, `${prefix}.${i}.value`);
-  return names;
-}
-
-/** The tensor names each module must have in the ecosystem's layout (REFERENCE §5). */
-export function expectedLayout(module: ModuleName, numLayers: number): { required: GraphSignature; optionalInputs: string[] } {
+/** The tensor names each module must have in the ecosystem's layout (REFERENCE §5), cache names from the family. */
+export function expectedLayout(module: ModuleName, numLayers: number, kv: KvLayout = ECOSYSTEM_KV): { required: GraphSignature; optionalInputs: string[] } {
   switch (module) {
     case 'vision_encoder':
       // pixel_values_low: PIIP's low-resolution branch; coords: MC-LLaVA's crop centres.
@@ -23,10 +18,11 @@ export function expectedLayout(module: ModuleName, numLayers: number): { require
     case 'decoder_model_merged':
       return {
         required: {
-          inputNames: ['inputs_embeds', 'attention_mask', ...kvNames('past_key_values', numLayers)],
-          outputNames: ['logits', ...kvNames('present', numLayers)],
+          inputNames: ['inputs_embeds', 'attention_mask', ...kvNames(kv.past, numLayers)],
+          outputNames: ['logits', ...kvNames(kv.present, numLayers)],
         },
-        optionalInputs: ['position_ids'],
+        // num_logits_to_keep: Optimum's exports that can return only the last rows' logits.
+        optionalInputs: ['position_ids', 'num_logits_to_keep'],
       };
   }
 }
@@ -35,8 +31,8 @@ export function expectedLayout(module: ModuleName, numLayers: number): { require
  * Checks a session's inputs and outputs against the layout, listing expected vs found,
  * so a mismatched export fails at load time with a readable message, not mid-generation.
  */
-export function checkGraphLayout(module: ModuleName, file: string, numLayers: number, found: GraphSignature): void {
-  const { required, optionalInputs } = expectedLayout(module, numLayers);
+export function checkGraphLayout(module: ModuleName, file: string, numLayers: number, found: GraphSignature, kv: KvLayout = ECOSYSTEM_KV): void {
+  const { required, optionalInputs } = expectedLayout(module, numLayers, kv);
   const missingInputs = required.inputNames.filter((name) => !found.inputNames.includes(name));
   const missingOutputs = required.outputNames.filter((name) => !found.outputNames.includes(name));
   const allowedInputs = new Set([...required.inputNames, ...optionalInputs]);

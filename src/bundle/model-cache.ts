@@ -29,6 +29,18 @@ export async function readCached(url: string): Promise<CachedFile | undefined> {
   }
 }
 
+/** A cached file's size from its headers, without reading the body. */
+export async function cachedSize(url: string): Promise<number | undefined> {
+  const storage = cacheStorage();
+  if (!storage) return undefined;
+  try {
+    const size = (await (await storage.open(MODEL_CACHE)).match(url))?.headers.get(SIZE_HEADER);
+    return size ? Number(size) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function writeCached(url: string, bytes: Uint8Array, etag: string | null): Promise<void> {
   const storage = cacheStorage();
   if (!storage) return;

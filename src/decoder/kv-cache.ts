@@ -1,5 +1,6 @@
 import { ort } from '../device/ort';
 import type { TextModelSpec } from '../bundle';
+import { ECOSYSTEM_KV, kvName, pastFor, type KvLayout } from '../models';
 import { planPrefix, type PrefixPlan } from './prefix-plan';
 
 /**
@@ -13,6 +14,7 @@ export class KvCache {
   constructor(
     private readonly spec: TextModelSpec,
     private readonly type: 'float32' | 'float16' = 'float32',
+    private readonly layout: KvLayout = ECOSYSTEM_KV,
   ) {}
 
   get tokens(): readonly number[] {
@@ -42,8 +44,8 @@ export class KvCache {
     const out: Record<string, ort.Tensor> = {};
     const { numLayers, numKeyValueHeads, headDim } = this.spec;
     for (let i = 0; i < numLayers; i++) {
-      for (const kind of ['key', 'value']) {
-        const name = `past_key_values.${i}.${kind}`;
+      for (const kind of ['key', 'value'] as const) {
+        const name = kvName(this.layout.past, i, kind);
         out[name] = this.tensors.get(name) ?? emptyCache(this.type, numKeyValueHeads, headDim);
       }
     }
@@ -54,7 +56,8 @@ export class KvCache {
   update(outputs: Record<string, ort.Tensor>, fed: readonly number[]): void {
     const next = new Map<string, ort.Tensor>();
     for (const [name, tensor] of Object.entries(outputs)) {
-      if (name.startsWith('present.')) next.set(name.replace('present.', 'past_key_values.'), tensor);
+      const past = pastFor(this.layout, this.spec.numLayers, name);
+      if (past) next.set(past, tensor);
     }
     this.disposeAll();
     this.tensors = next;

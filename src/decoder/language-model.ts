@@ -3,6 +3,7 @@ import type { BundleSpec } from '../bundle';
 import { LoupeError } from '../errors';
 import { asFloat32, mergeImageFeatures, type ImageSpan } from '../embeddings';
 import { floatInput, inputFloatType } from '../device/float-input';
+import { kvName } from '../models';
 import type { KvCache } from './kv-cache';
 
 /** An image's features and the positions they occupy in the sequence. */
@@ -14,6 +15,7 @@ export interface ImageInSequence {
 /** The two text-side graphs and the one step they take together. */
 export class LanguageModel {
   private readonly hasPositionIds: boolean;
+  private readonly hasLogitsToKeep: boolean;
 
   constructor(
     readonly spec: BundleSpec,
@@ -21,11 +23,12 @@ export class LanguageModel {
     private readonly decoder: ort.InferenceSession,
   ) {
     this.hasPositionIds = decoder.inputNames.includes('position_ids');
+    this.hasLogitsToKeep = decoder.inputNames.includes('num_logits_to_keep');
   }
 
   /** Element type of the KV cache, as the decoder declares its past inputs (fp16 for q4f16/fp16 decoders). */
   get cacheType(): 'float32' | 'float16' {
-    return inputFloatType(this.decoder, 'past_key_values.0.key');
+    return inputFloatType(this.decoder, kvName(this.spec.kv.past, 0, 'key'));
   }
 
   async embed(ids: readonly number[]): Promise<Float32Array> {
@@ -58,12 +61,15 @@ export class LanguageModel {
     if (this.hasPositionIds) {
       feeds.position_ids = new ort.Tensor('int64', BigInt64Array.from(fed, (_, i) => BigInt(start + i)), [1, fed.length]);
     }
+    // Only the last row is read: a graph that can compute just that one saves [S, vocab] floats.
+    if (this.hasLogitsToKeep) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.of(1n), []);
     const outputs = await this.decoder.run(feeds);
     const logits = outputs.logits;
     if (!logits) throw new LoupeError('INTERNAL', 'decoder_model_merged produced no logits.');
     const vocab = logits.dims[2] ?? this.spec.text.vocabSize;
+    const rows = logits.dims[1] ?? fed.length;
     const all = asFloat32(await logits.getData());
-    const last = all.slice((fed.length - 1) * vocab, fed.length * vocab);
+    const last = all.slice((rows - 1) * vocab, rows * vocab);
     logits.dispose();
     cache.update(outputs, fed);
     return last;

@@ -1,7 +1,9 @@
 import { LoupeError, throwIfAborted } from '../errors';
-import { fetchBytes, moduleFileName, type Dtype, type ModuleName, type ProgressCallback } from '../bundle';
+import { externalDataFiles, fetchBytes, fetchSize, moduleFileName, type Dtype, type ExternalDataSpec, type ModuleName, type ProgressCallback, type TextModelSpec } from '../bundle';
+import { preflightModule } from './preflight';
+import type { KvLayout } from '../models';
 import type { ProviderChoice } from './provider';
-import { createSession, type CreatedSession } from './session';
+import { createSession, type CreatedSession, type ExternalData } from './session';
 
 export interface LoadModuleRequest {
   baseUrl: string;
@@ -9,6 +11,11 @@ export interface LoadModuleRequest {
   dtype: Dtype;
   choice: ProviderChoice;
   numLayers: number;
+  kv?: KvLayout;
+  /** The text model's sizes, for the pre-download check of the largest weight. */
+  text?: TextModelSpec;
+  /** The bundle's external data declaration (weights in `<file>_data` files). */
+  externalData?: ExternalDataSpec;
   gpuOutputs?: readonly string[];
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
@@ -26,18 +33,26 @@ export interface LoadModuleRequest {
  */
 export async function loadModuleSession(request: LoadModuleRequest): Promise<CreatedSession> {
   const file = moduleFileName(request.module, request.dtype);
-  const bytes = await fetchBytes(request.baseUrl, file, {
+  const dataFiles = externalDataFiles(request.externalData ?? 0, file, request.module);
+  const options = {
     module: request.module,
     ...(request.cache !== undefined ? { cache: request.cache } : {}),
     ...(request.signal ? { signal: request.signal } : {}),
     ...(request.onProgress ? { onProgress: request.onProgress } : {}),
-  });
+  };
+  if (request.text) {
+    const sizes = await Promise.all([file, ...dataFiles].map(async (f) => ({ file: f, bytes: await fetchSize(request.baseUrl, f, options) })));
+    preflightModule({ module: request.module, dtype: request.dtype, files: sizes }, request.choice.provider, request.choice.gpu, request.text);
+  }
+  const [bytes, ...data] = await Promise.all([file, ...dataFiles].map((f) => fetchBytes(request.baseUrl, f, options)));
   throwIfAborted(request.signal, `Loading ${file}`);
+  // onnxruntime resolves a graph's external data by the file name its tensors name.
+  const externalData = dataFiles.map((f, i) => ({ path: f.slice(f.lastIndexOf('/') + 1), data: data[i]! }));
   const serialize = request.serialize ?? ((open) => open());
-  return serialize(() => open(request, file, bytes));
+  return serialize(() => open(request, file, bytes!, externalData));
 }
 
-async function open(request: LoadModuleRequest, file: string, bytes: Uint8Array): Promise<CreatedSession> {
+async function open(request: LoadModuleRequest, file: string, bytes: Uint8Array, externalData: ExternalData[]): Promise<CreatedSession> {
   request.onProgress?.({ stage: 'session', file, module: request.module, loadedBytes: bytes.byteLength, totalBytes: bytes.byteLength });
   const base = {
     module: request.module,
@@ -45,6 +60,8 @@ async function open(request: LoadModuleRequest, file: string, bytes: Uint8Array)
     dtype: request.dtype,
     bytes,
     numLayers: request.numLayers,
+    ...(request.kv ? { kv: request.kv } : {}),
+    ...(externalData.length ? { externalData } : {}),
     ...(request.gpuOutputs ? { gpuOutputs: request.gpuOutputs } : {}),
   };
   const provider = request.choice.provider;

@@ -1,6 +1,7 @@
 import { LoupeError } from '../errors';
 import type { Dtype, ModuleName, Provider } from '../bundle';
 import { checkGraphLayout } from '../bundle';
+import type { KvLayout } from '../models';
 import { ort } from './ort';
 
 export type DeviceRequest = 'auto' | 'webgpu' | 'wasm';
@@ -22,6 +23,11 @@ export interface ModuleReport {
   sessionMs: number;
 }
 
+export interface ExternalData {
+  path: string;
+  data: Uint8Array;
+}
+
 export interface SessionRequest {
   module: ModuleName;
   file: string;
@@ -29,6 +35,10 @@ export interface SessionRequest {
   bytes: Uint8Array;
   provider: Provider;
   numLayers: number;
+  /** Weights kept outside the graph (`<file>_data`), by the name the graph refers to them. */
+  externalData?: ExternalData[];
+  /** The family's cache tensor names (default: the ecosystem's). */
+  kv?: KvLayout;
   /** Outputs that should stay on the GPU between steps (KV cache). */
   gpuOutputs?: readonly string[];
 }
@@ -70,6 +80,7 @@ function baseOptions(request: SessionRequest, strictGpu: boolean): ort.Inference
     if (strictGpu) config.disable_cpu_ep_fallback = '1';
   }
   if (foldInt8Weights(request)) config.disable_quant_qdq = '1';
+  if (request.externalData?.length) options.externalData = request.externalData.map(({ path, data }) => ({ path, data }));
   if (Object.keys(config).length) options.extra = { session: config };
   return options;
 }
@@ -131,7 +142,7 @@ export async function createSession(request: SessionRequest): Promise<CreatedSes
     }
   }
   try {
-    checkGraphLayout(request.module, request.file, request.numLayers, session);
+    checkGraphLayout(request.module, request.file, request.numLayers, session, request.kv);
   } catch (error) {
     await session.release();
     throw error;

@@ -34,7 +34,7 @@ export class LoupeModel {
       language: this.language,
       providers,
       nextRequestId: () => ++this.requestCounter,
-      imageToken: '<image>',
+      imageToken: this.info.spec.imageToken,
     });
   }
 
@@ -89,6 +89,16 @@ function watchCrash(worker: Worker, name: string, reject: (error: LoupeError) =>
 }
 
 /**
+ * Newer bundles (llava-interleave) keep the template in chat_template.json; where
+ * tokenizer_config.json has none, that one is used, as transformers does.
+ */
+function withChatTemplate(tokenizerConfig: unknown, chatTemplate: unknown): unknown {
+  const template = (chatTemplate as { chat_template?: unknown } | undefined)?.chat_template;
+  const config = (tokenizerConfig ?? {}) as Record<string, unknown>;
+  return config.chat_template === undefined && typeof template === 'string' ? { ...config, chat_template: template } : tokenizerConfig;
+}
+
+/**
  * Loads a bundle from a base URL (a folder under public/models or any URL with the same
  * files) into two workers and reports which provider runs each module.
  */
@@ -102,17 +112,22 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
   const report = (progress: LoadProgress) => onProgress?.(progress);
 
   report({ stage: 'config', loadedBytes: 0, totalBytes: undefined });
-  const [config, generationConfig, preprocessorConfig, tokenizerJson, tokenizerConfig] = await Promise.all([
-    fetchJson(baseUrl, 'config.json', fetchOptions),
-    fetchJson(baseUrl, 'generation_config.json', fetchOptions).catch((error: unknown) => {
-      if (error instanceof LoupeError && error.code === 'BUNDLE_FILE_MISSING') return {};
+  const optional = (file: string) =>
+    fetchJson(baseUrl, file, fetchOptions).catch((error: unknown) => {
+      if (error instanceof LoupeError && error.code === 'BUNDLE_FILE_MISSING') return undefined;
       throw error;
-    }),
+    });
+  const [config, generationConfig, preprocessorConfig, processorConfig, tokenizerJson, tokenizerFileConfig, chatTemplate] = await Promise.all([
+    fetchJson(baseUrl, 'config.json', fetchOptions),
+    optional('generation_config.json'),
     fetchJson(baseUrl, 'preprocessor_config.json', fetchOptions),
+    optional('processor_config.json'),
     fetchJson(baseUrl, 'tokenizer.json', fetchOptions),
     fetchJson(baseUrl, 'tokenizer_config.json', fetchOptions),
+    optional('chat_template.json'),
   ]);
-  const spec = parseBundleSpec(baseUrl, { config, generationConfig, preprocessorConfig });
+  const spec = parseBundleSpec(baseUrl, { config, generationConfig: generationConfig ?? {}, preprocessorConfig, processorConfig });
+  const tokenizerConfig = withChatTemplate(tokenizerFileConfig, chatTemplate);
 
   const factories = options.workers ?? defaultWorkers;
   const visionWorker = factories.vision();

@@ -18,6 +18,8 @@ export type LoupeErrorCode =
   | 'INVALID_ARGUMENT'
   | 'DISPOSED'
   | 'WORKER_CRASHED'
+  | 'UNSUPPORTED_MODEL'
+  | 'MODEL_TOO_LARGE'
   | 'INTERNAL';
 
 export interface LoupeErrorInit {

@@ -1,6 +1,7 @@
 import { LoupeError } from '../errors';
-import type { LoupeImageConfig, VisionSpec } from '../bundle';
+import { STRATEGIES, type LoupeImageConfig, type VisionSpec } from '../bundle';
 import { planConvLlavaNative, planConvLlavaSquare } from './convllava';
+import { planCenterCrop, planPadSquare, planStretch } from './fixed-size';
 import { applyDeviceLimits } from './limits';
 import { planMulticrop } from './multicrop';
 import { planPyramid } from './pyramid';
@@ -33,8 +34,14 @@ function planStrategy(width: number, height: number, config: LoupeImageConfig, o
       return planPyramid(width, height, config, resolution, o.lowResolution ?? config.lowResolution);
     case 'tiles':
       return planTiles(width, height, config, o.tileSize ?? config.tileSize, o.maxTiles ?? config.maxTiles);
+    case 'center-crop':
+      return planCenterCrop(width, height, config, resolution);
+    case 'stretch':
+      return planStretch(width, height, config, resolution);
+    case 'pad-square':
+      return planPadSquare(width, height, config, resolution);
     default:
-      throw new LoupeError('INVALID_ARGUMENT', `Unknown strategy "${String(strategy)}"; expected convllava-square, convllava-native, multicrop, pyramid or tiles.`);
+      throw new LoupeError('INVALID_ARGUMENT', `Unknown strategy "${String(strategy)}"; expected one of ${STRATEGIES.join(', ')}.`);
   }
 }
 
@@ -45,7 +52,8 @@ export function planImage(width: number, height: number, context: PlanContext | 
   }
   const ctx: PlanContext = 'config' in context ? context : { config: context };
   const plan = planStrategy(width, height, ctx.config, overrides);
-  return ctx.limits && ctx.vision ? applyDeviceLimits(plan, width, height, ctx, overrides, planStrategy) : plan;
+  // A fixed-size encoder cannot take a smaller input: its size is the model's, not a knob.
+  return ctx.limits && ctx.vision && !ctx.config.fixedSize ? applyDeviceLimits(plan, width, height, ctx, overrides, planStrategy) : plan;
 }
 export { planOverlay } from './overlay';
 export type { OverlayBox } from './overlay';

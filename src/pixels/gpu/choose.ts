@@ -1,6 +1,7 @@
 import { LoupeError } from '../../errors';
 import { probeGpu } from '../../device/gpu-probe';
 import { planImage } from '../../plan';
+import { defaultImageConfig } from '../../bundle/image-config';
 import { renderInput } from '../render-input';
 import { RasterSource } from '../source';
 import { GpuRenderer } from './gpu-renderer';
@@ -22,7 +23,7 @@ async function calibrate(renderer: GpuRenderer): Promise<{ cpuMs: number; gpuMs:
   const { width, height, resolution } = CALIBRATION;
   const data = new Uint8Array(width * height * 4).map((_, i) => (i % 4 === 3 ? 255 : (i * 2654435761) >>> 24));
   const source = new RasterSource({ width, height, data }, [0, 0, 0]);
-  const config = { strategy: 'convllava-square' as const, resolution, resolutions: [resolution], stride: 64, padColor: [0, 0, 0] as [number, number, number], tokenBudget: 576, maxCrops: 0, numTokens: 1, cropSize: 384, lowResolution: 64, tileSize: 64, maxTiles: 1 };
+  const config = { ...defaultImageConfig(resolution, 64), padColor: [0, 0, 0] as [number, number, number] };
   const input = planImage(width, height, config).inputs[0]!;
   await renderer.render(source, input); // compiles the pipelines
   let started = performance.now();

@@ -1,0 +1,101 @@
+import { integer, invalid, numbers3, object, type Json } from './json';
+
+/** Image strategies a bundle may ask for (see the planner). */
+export type StrategyName =
+  | 'convllava-square'
+  | 'convllava-native'
+  | 'multicrop'
+  | 'pyramid'
+  | 'tiles'
+  | 'center-crop'
+  | 'stretch'
+  | 'pad-square';
+
+export const STRATEGIES: readonly StrategyName[] = ['convllava-square', 'convllava-native', 'multicrop', 'pyramid', 'tiles', 'center-crop', 'stretch', 'pad-square'];
+
+/**
+ * How images become vision-graph inputs: Loupe's own knobs (the `loupe` key of
+ * preprocessor_config.json), or what a model family reads from the Hugging Face processor
+ * files of a bundle that has no such key.
+ */
+export interface LoupeImageConfig {
+  strategy: StrategyName;
+  /** Square side for the single-image strategies; also the default for other strategies. */
+  resolution: number;
+  resolutions: number[];
+  /** Total stride of the vision encoder (a ViT's patch): one visual token per stride x stride pixels. */
+  stride: number;
+  padColor: [number, number, number];
+  tokenBudget: number;
+  /** multicrop (MC-LLaVA): most crops besides the global image, tokens kept in all, crop side. */
+  maxCrops: number;
+  numTokens: number;
+  cropSize: number;
+  /** pyramid (PIIP): side of the low-resolution branch (the high one is `resolution`). */
+  lowResolution: number;
+  /** tiles (LLaVA-NeXT style): tile side and the most tiles besides the thumbnail. */
+  tileSize: number;
+  maxTiles: number;
+  /** center-crop: the shortest edge is resized to this before the resolution x resolution crop. */
+  shortestEdge: number;
+  /** Tokens the vision graph adds to each image's patch grid (a kept CLS token). */
+  extraTokens: number;
+  /** The processor's `resample`: PIL bicubic (3) or bilinear (2). */
+  filter: 'bicubic' | 'bilinear';
+  /**
+   * The encoder only takes `resolution` (a ViT's learned position embeddings): no other
+   * resolution may be asked for, and device limits cannot be met by shrinking the input.
+   */
+  fixedSize: boolean;
+}
+
+/** Every knob at its default for an encoder of this resolution and stride. */
+export function defaultImageConfig(resolution: number, stride: number): LoupeImageConfig {
+  return {
+    strategy: 'convllava-square',
+    resolution,
+    resolutions: [resolution],
+    stride,
+    padColor: [122, 116, 104],
+    tokenBudget: 576,
+    maxCrops: 100,
+    numTokens: 728,
+    cropSize: 384,
+    lowResolution: Math.max(stride, Math.floor(resolution / 2 / stride) * stride),
+    tileSize: resolution,
+    maxTiles: 4,
+    shortestEdge: resolution,
+    extraTokens: 0,
+    filter: 'bicubic',
+    fixedSize: false,
+  };
+}
+
+/** Loupe's own knobs under the `loupe` key (absent: a ConvLLaVA square at the processor's size). */
+export function parseLoupeConfig(preprocessor: Json): LoupeImageConfig {
+  const file = 'preprocessor_config.json';
+  const loupe = object(preprocessor.loupe ?? {}, file, 'loupe');
+  const size = (preprocessor.crop_size ?? preprocessor.size ?? {}) as Json;
+  const fallbackResolution = typeof size.height === 'number' ? size.height : typeof size.shortest_edge === 'number' ? size.shortest_edge : 336;
+  const strategy = loupe.strategy ?? 'convllava-square';
+  if (typeof strategy !== 'string' || !(STRATEGIES as readonly string[]).includes(strategy)) {
+    throw invalid(file, 'loupe.strategy', `one of ${STRATEGIES.join(', ')}`, strategy);
+  }
+  const resolution = integer(loupe, 'resolution', file, fallbackResolution);
+  const stride = integer(loupe, 'stride', file, 64);
+  const defaults = defaultImageConfig(resolution, stride);
+  const resolutions = Array.isArray(loupe.resolutions) ? loupe.resolutions.filter((r): r is number => typeof r === 'number') : [resolution];
+  return {
+    ...defaults,
+    strategy: strategy as StrategyName,
+    resolutions,
+    padColor: numbers3(loupe.pad_color, file, 'loupe.pad_color', defaults.padColor),
+    tokenBudget: integer(loupe, 'token_budget', file, defaults.tokenBudget),
+    maxCrops: integer(loupe, 'max_crops', file, defaults.maxCrops),
+    numTokens: integer(loupe, 'num_tokens', file, defaults.numTokens),
+    cropSize: integer(loupe, 'crop_size', file, defaults.cropSize),
+    lowResolution: integer(loupe, 'low_resolution', file, defaults.lowResolution),
+    tileSize: integer(loupe, 'tile_size', file, defaults.tileSize),
+    maxTiles: integer(loupe, 'max_tiles', file, defaults.maxTiles),
+  };
+}

@@ -1,0 +1,70 @@
+import type { LoupeImageConfig, StrategyName } from '../bundle';
+import { LoupeError } from '../errors';
+import { paddedSquare } from './convllava';
+import type { ImagePlan, PlannedInput } from './types';
+
+/** LlavaProcessor's count: floor(H / patch) * floor(W / patch) + the graph's extra tokens. */
+function tokensFor(side: number, config: LoupeImageConfig): number {
+  return Math.floor(side / config.stride) ** 2 + config.extraTokens;
+}
+
+function checkResolution(resolution: number, config: LoupeImageConfig): void {
+  if (config.fixedSize && resolution !== config.resolution) {
+    throw new LoupeError(
+      'INVALID_ARGUMENT',
+      `This model's vision encoder takes exactly ${config.resolution} x ${config.resolution} pixels (learned position embeddings); got resolution ${resolution}. Leave the resolution unset.`,
+    );
+  }
+  if (!Number.isInteger(resolution) || resolution < config.stride) {
+    throw new LoupeError('INVALID_ARGUMENT', `resolution must be an integer of at least the patch size ${config.stride}; got ${resolution}.`);
+  }
+}
+
+function plan(strategy: StrategyName, width: number, height: number, config: LoupeImageConfig, input: PlannedInput): ImagePlan {
+  return { strategy, imageWidth: width, imageHeight: height, inputs: [input], alphaFill: config.padColor, totalTokens: input.tokens, notes: [] };
+}
+
+/**
+ * HF's resize-shortest-edge then centre crop (CLIPImageProcessor with do_center_crop):
+ * the short side becomes `shortestEdge`, the long one int(edge * long / short); the crop
+ * starts at (resized - crop) // 2 on each axis, outside the resized image is `fill`.
+ */
+export function planCenterCrop(width: number, height: number, config: LoupeImageConfig, resolution: number): ImagePlan {
+  checkResolution(resolution, config);
+  const edge = config.shortestEdge;
+  const [resizedWidth, resizedHeight] = width <= height ? [edge, Math.floor((edge * height) / width)] : [Math.floor((edge * width) / height), edge];
+  return plan('center-crop', width, height, config, {
+    role: 'image',
+    source: { x: 0, y: 0, width, height },
+    canvas: { width, height },
+    placement: { x: 0, y: 0 },
+    fill: [0, 0, 0],
+    width: resizedWidth,
+    height: resizedHeight,
+    filter: config.filter,
+    window: { x: Math.floor((resizedWidth - resolution) / 2), y: Math.floor((resizedHeight - resolution) / 2), width: resolution, height: resolution },
+    tokens: tokensFor(resolution, config),
+  });
+}
+
+/** SigLIP's processor: the whole image resized to a square, aspect ratio not kept. */
+export function planStretch(width: number, height: number, config: LoupeImageConfig, resolution: number): ImagePlan {
+  checkResolution(resolution, config);
+  return plan('stretch', width, height, config, {
+    role: 'image',
+    source: { x: 0, y: 0, width, height },
+    canvas: { width, height },
+    placement: { x: 0, y: 0 },
+    fill: config.padColor,
+    width: resolution,
+    height: resolution,
+    filter: config.filter,
+    tokens: tokensFor(resolution, config),
+  });
+}
+
+/** LLaVA's `image_aspect_ratio: pad`: expand2square with the mean colour, then resize. */
+export function planPadSquare(width: number, height: number, config: LoupeImageConfig, resolution: number): ImagePlan {
+  checkResolution(resolution, config);
+  return plan('pad-square', width, height, config, { ...paddedSquare(width, height, resolution, config.padColor, tokensFor(resolution, config)), filter: config.filter });
+}
