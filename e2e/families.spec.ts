@@ -20,6 +20,7 @@ interface FamilyGolden {
 const fixture = (name: string, file: string) => new URL(`./fixtures/${name}/${file}`, import.meta.url);
 const BUNDLES = [
   { name: 'tiny-random-fastvlm', family: 'llava_qwen2', mean: [0, 0, 0], std: [1, 1, 1] },
+  { name: 'tiny-random-llava15', family: 'llava', mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711] },
 ];
 /** SwiftShader has no shader-f16: fp16 graphs are exercised on wasm only. */
 const DTYPES = { wasm: ['fp32', 'q4', 'fp16', 'q4f16'], webgpu: ['fp32', 'q4'] } as const;

@@ -3,6 +3,7 @@
     /usr/bin/python3 -m training.make_family_bundles            (from the repo root)
 
 - `public/models/tiny-random-fastvlm/`  (onnx-community/FastVLM-0.5B-ONNX layout)
+- `public/models/tiny-random-llava15/`  (llava-hf/llava-1.5 layout, CLIP ViT/14)
 
 and `e2e/fixtures/<name>/` for each. Every module ships fp32, q4, fp16 and q4f16. A
 seed is accepted when PyTorch's greedy output is clear-cut (see families/build.py) and
@@ -14,10 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from .families import fastvlm
+from .families import fastvlm, llava15
 from .families.build import build
 
-FAMILIES = {"fastvlm": (fastvlm.family, 0)}
+FAMILIES = {"fastvlm": (fastvlm.family, 0), "llava15": (llava15.family, 0)}
 
 
 def main() -> None:

@@ -65,6 +65,13 @@ const FAMILIES: Family[] = [
     exactCropTolerance: 0,
     decoderFeatures: { fp16: ['external_data'], q4f16: ['num_logits_to_keep', 'float16_kv_cache'] },
   },
+  {
+    name: 'tiny-random-llava15',
+    imageStd: [0.26862954, 0.26130258, 0.27577711],
+    resampled: { maxLevels: 79, meanLevels: 1.25 },
+    exactCropTolerance: 5e-7,
+    decoderFeatures: {},
+  },
 ];
 const MODULES = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'] as const;
 const SUFFIX: Record<Dtype, string> = { fp32: '', q4: '_q4', fp16: '_fp16', q4f16: '_q4f16' };

@@ -22,6 +22,7 @@ interface FamilyGolden {
 
 const BUNDLES = [
   { name: 'tiny-random-fastvlm', family: 'llava_qwen2', strategy: 'center-crop' },
+  { name: 'tiny-random-llava15', family: 'llava', strategy: 'center-crop' },
 ] as const;
 
 const optional = (path: string) => {

@@ -2,12 +2,13 @@ import type { Json } from '../bundle/json';
 import { LoupeError } from '../errors';
 import { convLlava } from './convllava';
 import type { ModelFamily } from './family';
+import { llavaVit } from './llava';
 import { llavaQwen2 } from './llava-qwen2';
 
 export type { FamilyFiles, KvLayout, ModelFamily } from './family';
 
 /** Every family the runtime runs, first match wins. Adding an architecture adds one line. */
-export const FAMILIES: readonly ModelFamily[] = [convLlava, llavaQwen2];
+export const FAMILIES: readonly ModelFamily[] = [convLlava, llavaVit, llavaQwen2];
 
 function unsupported(found: string): LoupeError {
   return new LoupeError(
