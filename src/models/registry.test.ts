@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseBundleSpec } from '../bundle/bundle-spec';
 import { checkGraphLayout } from '../bundle/graph-layout';
 import { LoupeError } from '../errors';
-import { outputSize, planImage } from '../plan';
+import { outputSize, planImage, planOverlay } from '../plan';
 import { FAMILIES, resolveFamily } from './registry';
 import { ECOSYSTEM_KV, kvNames, pastFor } from './kv-layout';
 
@@ -52,6 +52,9 @@ describe('model families', () => {
     expect([input.width, input.height]).toEqual([1365, 1024]);
     expect(input.window).toEqual({ x: 170, y: 0, width: 1024, height: 1024 });
     expect(outputSize(input)).toEqual({ width: 1024, height: 1024 });
+    // The overlay shows the square of the photo the crop keeps.
+    const box = planOverlay(plan)[0]!;
+    expect([box.x, box.y, box.width, box.height].map(Math.round)).toEqual([502, 0, 3025, 3024]);
   });
 
   it('keeps Loupe bundles on ConvLLaVA, and a loupe key overrides any family', () => {

@@ -134,8 +134,9 @@ async function useImage(blob: Blob, name: string): Promise<void> {
     hasImage = true;
     conversation.replaceChildren();
     const input = summary.plan.inputs[0]!;
+    const crop = input.window ? ` → ${input.window.width}×${input.window.height} crop` : '';
     imageStatus.textContent =
-      `${name}: ${summary.plan.imageWidth}×${summary.plan.imageHeight} → ${input.width}×${input.height} (${summary.plan.strategy}), ` +
+      `${name}: ${summary.plan.imageWidth}×${summary.plan.imageHeight} → ${input.width}×${input.height}${crop} (${summary.plan.strategy}), ` +
       `${summary.visualTokens} visual tokens, encoded in ${summary.encodeMs.toFixed(0)} ms.` +
       (summary.plan.notes.length ? ` ${summary.plan.notes.join(' ')}` : '');
   } catch (error) {
