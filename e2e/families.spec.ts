@@ -95,3 +95,55 @@ for (const bundle of BUNDLES) {
     });
   }
 }
+
+/**
+ * transformers.js v4 in the same browser, on wasm and WebGPU: the same input_ids as Loupe
+ * and the Python reference, and the same 16 greedy tokens from the reference pixels. Its
+ * browser image processor is not the reference's (canvas resampling, and a centre crop
+ * drawn at a half-pixel offset when the surplus is odd), so its pixels are measured and
+ * bounded, not asserted equal: Loupe's are the reference's (above).
+ */
+for (const bundle of BUNDLES) {
+  const golden = JSON.parse(readFileSync(fixture(bundle.name, 'golden.json'), 'utf8')) as FamilyGolden & { prompt_text: string };
+  const reference = new Float32Array(new Uint8Array(readFileSync(fixture(bundle.name, golden.pixel_values.file))).buffer);
+  test(`transformers.js in Chromium agrees with Loupe on ${bundle.name}: input_ids, and tokens on wasm and WebGPU in fp32 and q4`, async ({ page }, testInfo) => {
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto('/e2e/harness/transformers.html');
+    await expect(page.locator('#status')).toHaveText('ready');
+    const results = [];
+    for (const device of ['wasm', 'webgpu'] as const) {
+      results.push(
+        await page.evaluate(
+          (o) => window.peer.run(o),
+          {
+            name: bundle.name,
+            image: `/e2e/fixtures/${bundle.name}/${golden.pixel_values.image}`,
+            prompt: golden.prompt_text,
+            pixels: `/e2e/fixtures/${bundle.name}/${golden.pixel_values.file}`,
+            device,
+            dtypes: ['fp32', 'q4'],
+          },
+        ),
+      );
+    }
+    for (const result of results) {
+      expect(result.inputIds).toEqual(golden.input_ids_expanded);
+      expect(result.tokens).toEqual({ fp32: golden.greedy_ids, q4: golden.greedy_ids });
+      expect(result.pixelDims).toEqual(golden.pixel_values.shape);
+    }
+    const [, , height, width] = golden.pixel_values.shape as [number, number, number, number];
+    let max = 0;
+    let sum = 0;
+    const plane = width * height;
+    for (let i = 0; i < reference.length; i++) {
+      const d = Math.abs(results[0]!.pixels[i]! - reference[i]!) * bundle.std[Math.floor(i / plane)]! * 255;
+      max = Math.max(max, d);
+      sum += d;
+    }
+    testInfo.annotations.push({ type: 'transformers.js browser pixels vs reference (0..255 levels)', description: `max ${max.toFixed(1)}, mean ${(sum / reference.length).toFixed(2)}` });
+    console.log(`${bundle.name}: transformers.js (Chromium) pixel_values vs the Python reference: max ${max.toFixed(1)}, mean ${(sum / reference.length).toFixed(2)} levels`);
+    expect(sum / reference.length).toBeLessThan(8);
+    expect(errors).toEqual([]);
+  });
+}
