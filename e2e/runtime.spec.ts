@@ -46,6 +46,9 @@ for (const device of ['wasm', 'webgpu'] as const) {
     }
     expect(result.stats).toMatchObject({ stopReason: 'max-tokens', tokensGenerated: 16, promptTokens: 80, imageReused: false });
     expect(result.stats!.kvCacheLocation).toBe(device === 'webgpu' ? 'gpu-buffer' : 'cpu');
+    // Logits read back: on WebGPU one 512-word row per step (prefill included); on wasm the
+    // prefill's 80 rows, then one row per step.
+    expect(result.stats!.logitsReadBytes).toBe(device === 'webgpu' ? 16 * 512 * 4 : (80 + 15) * 512 * 4);
     expect(result.stats!.encodeMs).toBeGreaterThan(0);
     expect(result.stats!.timeToFirstTokenMs).toBeGreaterThan(0);
     expect(result.stats!.decodeTokensPerSecond).toBeGreaterThan(0);

@@ -35,14 +35,15 @@ export class LanguageService implements LanguageWorkerApi {
     const spec = request.spec;
     const dtypes = selectDtypes({ provider: choice.provider, shaderF16: choice.gpu.shaderF16 }, spec.declaredDtypes, request.dtype);
     const common = { baseUrl: spec.baseUrl, choice, cache: request.cache, numLayers: spec.text.numLayers, kv: spec.kv, text: spec.text, externalData: spec.externalData, onProgress: (p: Parameters<ProgressSink>[0]) => onProgress(p) };
-    const presentNames = kvNames(spec.kv.present, spec.text.numLayers);
+    // The cache stays on the GPU between steps, and so do the logits: only their last row is read.
+    const gpuOutputs = ['logits', ...kvNames(spec.kv.present, spec.text.numLayers)];
     // Both at once: the decoder downloads while the embeddings' session (and onnxruntime)
     // starts; the sessions themselves are created one after the other.
     const sessions = new TaskQueue();
     const serialize = <T>(open: () => Promise<T>) => sessions.run(open);
     const [embedResult, decoderResult] = await Promise.allSettled([
       loadModuleSession({ ...common, serialize, module: 'embed_tokens', dtype: dtypes.embed_tokens }),
-      loadModuleSession({ ...common, serialize, module: 'decoder_model_merged', dtype: dtypes.decoder_model_merged, gpuOutputs: presentNames }),
+      loadModuleSession({ ...common, serialize, module: 'decoder_model_merged', dtype: dtypes.decoder_model_merged, gpuOutputs }),
     ]);
     if (embedResult.status === 'rejected' || decoderResult.status === 'rejected') {
       for (const result of [embedResult, decoderResult]) if (result.status === 'fulfilled') await result.value.session.release();

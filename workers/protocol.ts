@@ -79,6 +79,7 @@ export interface AskResult {
   prefillMs: number;
   decodeMs: number;
   kvCacheLocation: string;
+  logitsReadBytes: number;
 }
 
 export type ProgressSink = (progress: LoadProgress) => void;

@@ -28,6 +28,8 @@ export interface GenerateResult {
   prefillMs: number;
   decodeMs: number;
   kvCacheLocation: string;
+  /** Logits bytes that crossed from the decoder to the CPU for this answer. */
+  logitsReadBytes: number;
 }
 
 /** Prefill (reusing what the cache already covers), then one token per step until a stop. */
@@ -44,6 +46,7 @@ export async function generate(model: LanguageModel, cache: KvCache, request: Ge
   }
   const budget = Math.min(maxNewTokens, limit - ids.length);
   const plan = await cache.prepare(ids);
+  const readBefore = model.logitsReadBytes;
   const started = performance.now();
   let logits = await model.step(ids, cache, request.image);
   const prefillMs = performance.now() - started;
@@ -77,5 +80,6 @@ export async function generate(model: LanguageModel, cache: KvCache, request: Ge
     prefillMs,
     decodeMs: performance.now() - decodeStarted,
     kvCacheLocation: cache.location,
+    logitsReadBytes: model.logitsReadBytes - readBefore,
   };
 }

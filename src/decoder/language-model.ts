@@ -5,6 +5,7 @@ import { asFloat32, mergeImageFeatures, type ImageSpan } from '../embeddings';
 import { floatInput, inputFloatType } from '../device/float-input';
 import { kvName } from '../models';
 import type { KvCache } from './kv-cache';
+import { lastRow } from './last-row';
 
 /** An image's features and the positions they occupy in the sequence. */
 export interface ImageInSequence {
@@ -16,6 +17,8 @@ export interface ImageInSequence {
 export class LanguageModel {
   private readonly hasPositionIds: boolean;
   private readonly hasLogitsToKeep: boolean;
+  /** Logits bytes read back to the CPU so far (all of them on wasm, one row per step on WebGPU). */
+  logitsReadBytes = 0;
 
   constructor(
     readonly spec: BundleSpec,
@@ -66,10 +69,8 @@ export class LanguageModel {
     const outputs = await this.decoder.run(feeds);
     const logits = outputs.logits;
     if (!logits) throw new LoupeError('INTERNAL', 'decoder_model_merged produced no logits.');
-    const vocab = logits.dims[2] ?? this.spec.text.vocabSize;
-    const rows = logits.dims[1] ?? fed.length;
-    const all = asFloat32(await logits.getData());
-    const last = all.slice((rows - 1) * vocab, rows * vocab);
+    const { row: last, readBytes } = await lastRow(logits, logits.dims[2] ?? this.spec.text.vocabSize);
+    this.logitsReadBytes += readBytes;
     logits.dispose();
     cache.update(outputs, fed);
     return last;

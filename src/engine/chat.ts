@@ -171,6 +171,7 @@ export class LoupeChat {
       decodeTokensPerSecond: decodeSteps > 0 && result.decodeMs > 0 ? (decodeSteps * 1000) / result.decodeMs : 0,
       totalMs: performance.now() - started,
       kvCacheLocation: result.kvCacheLocation,
+      logitsReadBytes: result.logitsReadBytes,
       providers: this.context.providers,
     };
   }

@@ -101,5 +101,7 @@ export interface AnswerStats {
   totalMs: number;
   /** Where the KV cache stayed between decoder steps ('gpu-buffer' on WebGPU). */
   kvCacheLocation: string;
+  /** Logits bytes read back from the decoder for this answer: one vocabulary row per token on WebGPU. */
+  logitsReadBytes: number;
   providers: Record<ModuleName, Provider>;
 }
