@@ -112,9 +112,11 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
   const report = (progress: LoadProgress) => onProgress?.(progress);
 
   report({ stage: 'config', loadedBytes: 0, totalBytes: undefined });
+  // An optional file the host lacks is never cached, so offline its fetch fails instead of
+  // answering 404: with the required files served from the cache, that too means absent.
   const optional = (file: string) =>
     fetchJson(baseUrl, file, fetchOptions).catch((error: unknown) => {
-      if (error instanceof LoupeError && error.code === 'BUNDLE_FILE_MISSING') return undefined;
+      if (error instanceof LoupeError && (error.code === 'BUNDLE_FILE_MISSING' || error.code === 'BUNDLE_FETCH_FAILED')) return undefined;
       throw error;
     });
   const [config, generationConfig, preprocessorConfig, processorConfig, tokenizerJson, tokenizerFileConfig, chatTemplate] = await Promise.all([
