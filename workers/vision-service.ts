@@ -38,6 +38,7 @@ export class VisionService implements VisionWorkerApi {
       choice,
       cache: request.cache,
       numLayers: request.spec.text.numLayers,
+      text: request.spec.text,
       externalData: request.spec.externalData,
       onProgress: (progress) => onProgress(progress),
     });

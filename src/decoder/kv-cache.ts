@@ -1,6 +1,6 @@
 import { ort } from '../device/ort';
 import type { TextModelSpec } from '../bundle';
-import { ECOSYSTEM_KV, kvName, pastFor, type KvLayout } from '../models';
+import { ECOSYSTEM_KV, kvNames, presentToPast, type KvLayout } from '../models';
 import { planPrefix, type PrefixPlan } from './prefix-plan';
 
 /**
@@ -10,12 +10,18 @@ import { planPrefix, type PrefixPlan } from './prefix-plan';
 export class KvCache {
   private tensors = new Map<string, ort.Tensor>();
   private covered: number[] = [];
+  /** Names resolved once, not per decoder step. */
+  private readonly pastNames: string[];
+  private readonly pastOf: Map<string, string>;
 
   constructor(
     private readonly spec: TextModelSpec,
     private readonly type: 'float32' | 'float16' = 'float32',
-    private readonly layout: KvLayout = ECOSYSTEM_KV,
-  ) {}
+    layout: KvLayout = ECOSYSTEM_KV,
+  ) {
+    this.pastNames = kvNames(layout.past, spec.numLayers);
+    this.pastOf = presentToPast(layout, spec.numLayers);
+  }
 
   get tokens(): readonly number[] {
     return this.covered;
@@ -42,13 +48,8 @@ export class KvCache {
   /** Feeds for `past_key_values.*`: the cached tensors, or zero-length ones when empty. */
   feeds(): Record<string, ort.Tensor> {
     const out: Record<string, ort.Tensor> = {};
-    const { numLayers, numKeyValueHeads, headDim } = this.spec;
-    for (let i = 0; i < numLayers; i++) {
-      for (const kind of ['key', 'value'] as const) {
-        const name = kvName(this.layout.past, i, kind);
-        out[name] = this.tensors.get(name) ?? emptyCache(this.type, numKeyValueHeads, headDim);
-      }
-    }
+    const { numKeyValueHeads, headDim } = this.spec;
+    for (const name of this.pastNames) out[name] = this.tensors.get(name) ?? emptyCache(this.type, numKeyValueHeads, headDim);
     return out;
   }
 
@@ -56,7 +57,7 @@ export class KvCache {
   update(outputs: Record<string, ort.Tensor>, fed: readonly number[]): void {
     const next = new Map<string, ort.Tensor>();
     for (const [name, tensor] of Object.entries(outputs)) {
-      const past = pastFor(this.layout, this.spec.numLayers, name);
+      const past = this.pastOf.get(name);
       if (past) next.set(past, tensor);
     }
     this.disposeAll();

@@ -1,5 +1,5 @@
 import { defaultImageConfig, type LoupeImageConfig, type StrategyName } from '../bundle/image-config';
-import { integer, invalid, numbers3, section, type Json } from '../bundle/json';
+import { integer, invalid, numbers3, object, type Json } from '../bundle/json';
 import type { FamilyFiles } from './family';
 
 const FILE = 'preprocessor_config.json';
@@ -8,7 +8,7 @@ const FILE = 'preprocessor_config.json';
 function square(value: unknown, path: string): { side?: number; shortest?: number } {
   if (value === undefined) return {};
   if (typeof value === 'number' && Number.isInteger(value)) return { side: value };
-  const json = section({ [path]: value }, path, FILE);
+  const json = object(value, FILE, path);
   if (typeof json.shortest_edge === 'number') return { shortest: json.shortest_edge };
   const height = integer(json, 'height', FILE);
   const width = integer(json, 'width', FILE, height);

@@ -1,3 +1,3 @@
 export { FAMILIES, familyNamed, resolveFamily } from './registry';
 export type { FamilyFiles, KvLayout, ModelFamily } from './family';
-export { ECOSYSTEM_KV, kvName, kvNames, pastFor } from './kv-layout';
+export { ECOSYSTEM_KV, kvName, kvNames, presentToPast } from './kv-layout';

@@ -17,10 +17,8 @@ export function kvNames(template: string, layers: number): string[] {
   return names;
 }
 
-/** The past name a present output feeds at the next step, or undefined for other outputs. */
-export function pastFor(layout: KvLayout, layers: number, presentName: string): string | undefined {
-  for (let i = 0; i < layers; i++) {
-    for (const kind of KV_KINDS) if (kvName(layout.present, i, kind) === presentName) return kvName(layout.past, i, kind);
-  }
-  return undefined;
+/** Each present output's name -> the past input it feeds at the next step. */
+export function presentToPast(layout: KvLayout, layers: number): Map<string, string> {
+  const past = kvNames(layout.past, layers);
+  return new Map(kvNames(layout.present, layers).map((name, i) => [name, past[i]!]));
 }

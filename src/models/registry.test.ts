@@ -4,7 +4,7 @@ import { checkGraphLayout } from '../bundle/graph-layout';
 import { LoupeError } from '../errors';
 import { outputSize, planImage, planOverlay } from '../plan';
 import { FAMILIES, resolveFamily } from './registry';
-import { ECOSYSTEM_KV, kvNames, pastFor } from './kv-layout';
+import { ECOSYSTEM_KV, kvNames, presentToPast } from './kv-layout';
 
 /** FastVLM-0.5B-ONNX's files as published (shared/REAL-MODELS.md §1): flat Qwen2 config. */
 const fastVlm = {
@@ -90,8 +90,8 @@ describe('model families', () => {
 describe('KV cache names', () => {
   it('come from the family layout, and present outputs map to the next past inputs', () => {
     expect(kvNames(ECOSYSTEM_KV.past, 2)).toEqual(['past_key_values.0.key', 'past_key_values.0.value', 'past_key_values.1.key', 'past_key_values.1.value']);
-    expect(pastFor(ECOSYSTEM_KV, 2, 'present.1.value')).toBe('past_key_values.1.value');
-    expect(pastFor(ECOSYSTEM_KV, 2, 'logits')).toBeUndefined();
+    expect(presentToPast(ECOSYSTEM_KV, 2).get('present.1.value')).toBe('past_key_values.1.value');
+    expect(presentToPast(ECOSYSTEM_KV, 2).get('logits')).toBeUndefined();
     const other = { past: 'cache.{layer}.{kind}_in', present: 'cache.{layer}.{kind}_out' };
     const inputs = ['inputs_embeds', 'attention_mask', ...kvNames(other.past, 1)];
     expect(() => checkGraphLayout('decoder_model_merged', 'd', 1, { inputNames: inputs, outputNames: ['logits', ...kvNames(other.present, 1)] }, other)).not.toThrow();
