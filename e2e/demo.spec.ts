@@ -39,7 +39,7 @@ test('the demo answers a question about the sample image and shows its stats', a
   await page.getByLabel('Strategy').selectOption('multicrop');
   await page.getByLabel('max_crops').fill('4');
   await expect(page.locator('#plan-summary')).toContainText('multicrop');
-  await expect(page.locator('#image-status')).toContainText('needs a vision graph with a "coords" input');
+  await expect(page.locator('#image-status')).toContainText('takes [pixel_values] (no "coords")');
   // At phone width the page still fits.
   await page.setViewportSize({ width: 390, height: 844 });
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);

@@ -8,6 +8,29 @@ from .preprocess import CLIP_MEAN, CLIP_STD, PAD_COLOR
 from .tokenizer_bpe import BOS_ID, EOS_ID, IMAGE_ID, PAD_ID
 
 
+def llama_text_config(text: LlamaConfig, bos: int, eos: int, pad: int | None = None) -> dict:
+    """config.json's `text_config` for the repo's Llama-style decoder."""
+    out = {
+        "model_type": "llama",
+        "hidden_size": text.hidden_size,
+        "intermediate_size": text.intermediate_size,
+        "num_hidden_layers": text.num_hidden_layers,
+        "num_attention_heads": text.num_attention_heads,
+        "num_key_value_heads": text.num_key_value_heads,
+        "head_dim": text.head_dim,
+        "max_position_embeddings": text.max_position_embeddings,
+        "rms_norm_eps": text.rms_norm_eps,
+        "rope_theta": text.rope_theta,
+        "hidden_act": "silu",
+        "vocab_size": text.vocab_size,
+        "bos_token_id": bos,
+        "eos_token_id": eos,
+        "pad_token_id": pad,
+        "tie_word_embeddings": False,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def model_config(vision: ConvNeXtConfig, text: LlamaConfig) -> dict:
     return {
         "model_type": "llava",
@@ -26,24 +49,7 @@ def model_config(vision: ConvNeXtConfig, text: LlamaConfig) -> dict:
             "layer_norm_eps": vision.layer_norm_eps,
             "hidden_act": "gelu",
         },
-        "text_config": {
-            "model_type": "llama",
-            "hidden_size": text.hidden_size,
-            "intermediate_size": text.intermediate_size,
-            "num_hidden_layers": text.num_hidden_layers,
-            "num_attention_heads": text.num_attention_heads,
-            "num_key_value_heads": text.num_key_value_heads,
-            "head_dim": text.head_dim,
-            "max_position_embeddings": text.max_position_embeddings,
-            "rms_norm_eps": text.rms_norm_eps,
-            "rope_theta": text.rope_theta,
-            "hidden_act": "silu",
-            "vocab_size": text.vocab_size,
-            "bos_token_id": BOS_ID,
-            "eos_token_id": EOS_ID,
-            "pad_token_id": PAD_ID,
-            "tie_word_embeddings": False,
-        },
+        "text_config": llama_text_config(text, BOS_ID, EOS_ID, PAD_ID),
         # The dtypes this bundle ships, per module, so a runtime never guesses a file
         # that is not there (e.g. fp16 on a GPU with shader-f16).
         "transformers.js_config": {

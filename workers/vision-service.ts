@@ -61,7 +61,8 @@ export class VisionService implements VisionWorkerApi {
     try {
       const t1 = performance.now();
       if (signal.aborted) throw abortError('Setting the image');
-      const limits = this.provider === 'webgpu' && this.gpu?.limits ? { maxStorageBufferBindingSize: this.gpu.limits.maxStorageBufferBindingSize } : undefined;
+      const gpuLimits = this.provider === 'webgpu' ? this.gpu?.limits : undefined;
+      const limits = gpuLimits ? { maxStorageBufferBindingSize: gpuLimits.maxStorageBufferBindingSize, maxBufferSize: gpuLimits.maxBufferSize } : undefined;
       const plan = planImage(image.width, image.height, { config: spec.image.loupe, vision: spec.vision, ...(limits ? { limits } : {}) }, request.overrides);
       const source = image.open(plan.alphaFill);
       const gpu = this.renderer;

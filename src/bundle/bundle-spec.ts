@@ -6,9 +6,15 @@ import { integer, invalid, numbers3, object, type Json } from './json';
 
 /** What the planner needs to know about the vision graph to respect device limits. */
 export interface VisionSpec {
-  /** Channels of the first stage: with the patch size it bounds the largest activation. */
+  /** ConvNeXt: channels of the first stage; with the patch size it bounds the largest activation. */
   firstStageWidth: number | undefined;
   patchSize: number;
+  /** ViT (no stages): token width, MLP width and heads bound its activations instead. */
+  hiddenSize?: number;
+  intermediateSize?: number;
+  heads?: number;
+  /** PIIP: the branch on the low-resolution input (`vision_config.low_branch`). */
+  low?: VisionSpec;
 }
 
 export interface ImageProcessorSpec {
@@ -90,10 +96,22 @@ function parseGeneration(config: Json, generation: Json, maxPositions: number): 
 }
 
 function parseVisionSpec(config: Json): VisionSpec {
-  const vision = (config.vision_config ?? {}) as Json;
+  return visionSpecOf((config.vision_config ?? {}) as Json);
+}
+
+function visionSpecOf(vision: Json): VisionSpec {
   const widths = vision.hidden_sizes;
   const first = Array.isArray(widths) && typeof widths[0] === 'number' ? widths[0] : undefined;
-  return { firstStageWidth: first, patchSize: typeof vision.patch_size === 'number' ? vision.patch_size : 4 };
+  const num = (key: string) => (typeof vision[key] === 'number' ? (vision[key] as number) : undefined);
+  const spec: VisionSpec = { firstStageWidth: first, patchSize: num('patch_size') ?? 4 };
+  const hidden = num('hidden_size');
+  if (first === undefined && hidden !== undefined) {
+    spec.hiddenSize = hidden;
+    spec.intermediateSize = num('intermediate_size') ?? 4 * hidden;
+    spec.heads = num('num_attention_heads') ?? 1;
+  }
+  if (vision.low_branch && typeof vision.low_branch === 'object') spec.low = visionSpecOf(vision.low_branch as Json);
+  return spec;
 }
 
 export interface BundleFiles {
@@ -134,7 +152,7 @@ export function parseBundleSpec(baseUrl: string, files: BundleFiles): BundleSpec
       mean: normalize ? numbers3(preprocessor.image_mean, 'preprocessor_config.json', 'image_mean', CLIP_MEAN) : [0, 0, 0],
       std: normalize ? numbers3(preprocessor.image_std, 'preprocessor_config.json', 'image_std', CLIP_STD) : [1, 1, 1],
       rescaleFactor: preprocessor.do_rescale === false ? 1 : typeof rescale === 'number' ? rescale : 1 / 255,
-      loupe: preprocessor.loupe !== undefined ? parseLoupeConfig(preprocessor) : family.imageConfig(familyFiles),
+      loupe: preprocessor.loupe !== undefined ? parseLoupeConfig(preprocessor, family.loupeBase?.(familyFiles)) : family.imageConfig(familyFiles),
     },
     vision: parseVisionSpec(config),
     declaredDtypes: jsConfig.dtype as DtypeChoice | undefined,

@@ -1,17 +1,9 @@
 import { integer, invalid, numbers3, object, type Json } from './json';
 
-/** Image strategies a bundle may ask for (see the planner). */
-export type StrategyName =
-  | 'convllava-square'
-  | 'convllava-native'
-  | 'multicrop'
-  | 'pyramid'
-  | 'tiles'
-  | 'center-crop'
-  | 'stretch'
-  | 'pad-square';
+import { STRATEGIES, type StrategyName } from '../plan/strategies/registry';
 
-export const STRATEGIES: readonly StrategyName[] = ['convllava-square', 'convllava-native', 'multicrop', 'pyramid', 'tiles', 'center-crop', 'stretch', 'pad-square'];
+/** Image strategies a bundle may ask for: the planner's registry. */
+export { STRATEGIES, type StrategyName };
 
 /**
  * How images become vision-graph inputs: Loupe's own knobs (the `loupe` key of
@@ -38,7 +30,7 @@ export interface LoupeImageConfig {
   maxTiles: number;
   /** center-crop: the shortest edge is resized to this before the resolution x resolution crop. */
   shortestEdge: number;
-  /** Tokens the vision graph adds to each image's patch grid (a kept CLS token). */
+  /** Tokens the vision graph adds to each image's patch grid: +1 a kept CLS token, -1 MC-LLaVA's dropped patch 0. */
   extraTokens: number;
   /** The processor's `resample`: PIL bicubic (3) or bilinear (2). */
   filter: 'bicubic' | 'bilinear';
@@ -71,20 +63,24 @@ export function defaultImageConfig(resolution: number, stride: number): LoupeIma
   };
 }
 
-/** Loupe's own knobs under the `loupe` key (absent: a ConvLLaVA square at the processor's size). */
-export function parseLoupeConfig(preprocessor: Json): LoupeImageConfig {
+/**
+ * Loupe's own knobs under the `loupe` key, over `base` (default: a ConvLLaVA square at the
+ * processor's size, as the released processor). A family passes its own base (MC-LLaVA:
+ * multicrop over a fixed-size SigLIP) and the key still overrides its knobs.
+ */
+export function parseLoupeConfig(preprocessor: Json, base?: LoupeImageConfig): LoupeImageConfig {
   const file = 'preprocessor_config.json';
   const loupe = object(preprocessor.loupe ?? {}, file, 'loupe');
   const size = (preprocessor.crop_size ?? preprocessor.size ?? {}) as Json;
-  const fallbackResolution = typeof size.height === 'number' ? size.height : typeof size.shortest_edge === 'number' ? size.shortest_edge : 336;
-  const strategy = loupe.strategy ?? 'convllava-square';
+  const fallbackResolution = base?.resolution ?? (typeof size.height === 'number' ? size.height : typeof size.shortest_edge === 'number' ? size.shortest_edge : 336);
+  const strategy = loupe.strategy ?? base?.strategy ?? 'convllava-square';
   if (typeof strategy !== 'string' || !(STRATEGIES as readonly string[]).includes(strategy)) {
     throw invalid(file, 'loupe.strategy', `one of ${STRATEGIES.join(', ')}`, strategy);
   }
   const resolution = integer(loupe, 'resolution', file, fallbackResolution);
-  const stride = integer(loupe, 'stride', file, 64);
-  const defaults = defaultImageConfig(resolution, stride);
-  const resolutions = Array.isArray(loupe.resolutions) ? loupe.resolutions.filter((r): r is number => typeof r === 'number') : [resolution];
+  const stride = integer(loupe, 'stride', file, base?.stride ?? 64);
+  const defaults = base ? { ...base, resolution, stride } : defaultImageConfig(resolution, stride);
+  const resolutions = Array.isArray(loupe.resolutions) ? loupe.resolutions.filter((r): r is number => typeof r === 'number') : base?.resolutions ?? [resolution];
   return {
     ...defaults,
     strategy: strategy as StrategyName,

@@ -20,6 +20,7 @@ export type LoupeErrorCode =
   | 'WORKER_CRASHED'
   | 'UNSUPPORTED_MODEL'
   | 'MODEL_TOO_LARGE'
+  | 'DEVICE_LIMIT'
   | 'INTERNAL';
 
 export interface LoupeErrorInit {

@@ -37,5 +37,7 @@ export interface ModelFamily {
   imageToken(files: FamilyFiles): string;
   /** How an image becomes the vision graph's input, for a bundle without Loupe's `loupe` key. */
   imageConfig(files: FamilyFiles): LoupeImageConfig;
+  /** What a bundle's `loupe` key overrides (absent: Loupe's ConvLLaVA defaults). */
+  loupeBase?(files: FamilyFiles): LoupeImageConfig;
   readonly kv: KvLayout;
 }

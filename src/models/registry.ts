@@ -4,11 +4,12 @@ import { convLlava } from './convllava';
 import type { ModelFamily } from './family';
 import { llavaVit } from './llava';
 import { llavaQwen2 } from './llava-qwen2';
+import { mcLlava } from './mc-llava';
 
 export type { FamilyFiles, KvLayout, ModelFamily } from './family';
 
 /** Every family the runtime runs, first match wins. Adding an architecture adds one line. */
-export const FAMILIES: readonly ModelFamily[] = [convLlava, llavaVit, llavaQwen2];
+export const FAMILIES: readonly ModelFamily[] = [convLlava, llavaVit, llavaQwen2, mcLlava];
 
 function unsupported(found: string): LoupeError {
   return new LoupeError(

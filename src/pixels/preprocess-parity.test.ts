@@ -32,6 +32,9 @@ interface GoldenPlan {
 
 const index = readJson<{ sources: Record<string, { file: string }>; cases: Case[] }>(`${DIR}index.json`);
 const config = bundleSpec().image.loupe;
+// MC-LLaVA's token split assumes SigLIP's 728 tokens per crop (27 x 27 patches of 14 px, patch 0 dropped).
+const siglip = { ...config, stride: 14, extraTokens: -1 };
+const configFor = (name: string) => (name.startsWith('multicrop') ? siglip : config);
 const IMAGENET = { mean: [0.485, 0.456, 0.406] as [number, number, number], std: [0.229, 0.224, 0.225] as [number, number, number], rescaleFactor: 1 / 255 };
 
 function overridesFor(name: string): PlanOverrides {
@@ -75,7 +78,7 @@ describe('preprocessing parity with the Python reference', () => {
     it(`${entry.image} / ${entry.case}`, () => {
       const golden = readJson<GoldenPlan>(`${DIR}${entry.plan}`);
       const image = images.get(entry.image)!;
-      const plan = planImage(image.width, image.height, config, overridesFor(entry.case));
+      const plan = planImage(image.width, image.height, configFor(entry.case), overridesFor(entry.case));
       // Geometry: the same inputs, roles, sizes, token counts, crop rectangles and centres.
       expect(plan.inputs.map((i) => i.role)).toEqual(golden.inputs.map((i) => i.role));
       plan.inputs.forEach((input, i) => {
@@ -112,7 +115,7 @@ describe('preprocessing parity with the Python reference', () => {
 
   it('MC-LLaVA worked example geometry matches the reference tool', () => {
     const worked = readJson<{ inputs?: { crop_box?: number[]; coord?: number[] }[]; crops?: unknown }>(`${DIR}multicrop_worked_example.json`);
-    const plan = planImage(2246, 1582, config, { strategy: 'multicrop', maxCrops: 100, numTokens: 728 });
+    const plan = planImage(2246, 1582, siglip, { strategy: 'multicrop', maxCrops: 100, numTokens: 728 });
     const boxes = (worked.inputs ?? []).map((i) => i.crop_box);
     expect(boxes.length).toBe(71);
     expect(plan.inputs.map((i) => [i.source.x, i.source.y, i.source.x + i.source.width, i.source.y + i.source.height])).toEqual(boxes);

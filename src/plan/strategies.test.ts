@@ -87,7 +87,7 @@ describe('device limits', () => {
     expect(tight.totalTokens).toBeLessThan(576);
     const side = tight.inputs[0]!.width;
     expect(192 * 4 * (side / 4) ** 2 * 4).toBeLessThanOrEqual(128 * 2 ** 20);
-    expect(tight.notes.join(' ')).toMatch(/binds at most 128 MB/);
+    expect(tight.notes.join(' ')).toMatch(/Reduced from resolution 1536 \(576 visual tokens\) to resolution \d+ .*holds at most 128 MB per buffer/);
   });
 });
 

@@ -16,6 +16,8 @@ export interface PlanOverrides {
 export interface DeviceLimits {
   /** Largest storage buffer one shader may bind; the biggest activation must fit in it. */
   maxStorageBufferBindingSize: number;
+  /** Largest buffer the device creates at all (absent: the binding limit is the bound). */
+  maxBufferSize?: number;
 }
 
 /** A rectangle in source-image pixels. */
@@ -56,6 +58,34 @@ export interface PlannedInput {
   derivedFrom?: number;
 }
 
+/**
+ * One tensor fed to the vision graph, built from plan inputs: their pixels stacked as
+ * [n, 3, H, W], or their crop centres as [n, 2] (MC-LLaVA's coordinate embedding).
+ */
+export interface RecipeFeed {
+  name: string;
+  from: 'pixels' | 'coords';
+  /** Plan input indices, in batch order. */
+  inputs: number[];
+}
+
+/** One `session.run` of the vision graph. */
+export interface EncoderRun {
+  feeds: RecipeFeed[];
+  /** The plan inputs whose tokens `image_features` [n, T, D] holds, in batch order. */
+  images: number[];
+}
+
+/**
+ * How to feed the vision graph a plan: the runs and, per output image (the runs' images
+ * in order), the tokens to keep. The encoder executes it without knowing the strategy.
+ */
+export interface EncoderRecipe {
+  runs: EncoderRun[];
+  /** Per output image: keep its last `keepLast[i]` tokens (MC-LLaVA). Absent: every token. */
+  keepLast?: number[];
+}
+
 /** What the model will see: pure geometry, computed without touching a pixel. */
 export interface ImagePlan {
   strategy: StrategyName;
@@ -65,6 +95,7 @@ export interface ImagePlan {
   /** Transparent pixels are composited over this colour before anything else. */
   alphaFill: RGB;
   totalTokens: number;
+  recipe: EncoderRecipe;
   /** Why the plan differs from what the knobs asked for (device limits, tiny images). */
   notes: string[];
 }

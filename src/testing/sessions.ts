@@ -4,8 +4,8 @@ import { createSession } from '../device/session';
 import type { ort } from '../device/ort';
 import { BUNDLE_DIR, readBytes } from './fixtures';
 
-export async function openModule(module: ModuleName, dtype: Dtype, numLayers = 2): Promise<ort.InferenceSession> {
+export async function openModule(module: ModuleName, dtype: Dtype, numLayers = 2, dir = BUNDLE_DIR): Promise<ort.InferenceSession> {
   const file = moduleFileName(module, dtype);
-  const created = await createSession({ module, file, dtype, bytes: readBytes(`${BUNDLE_DIR}${file}`), provider: 'wasm', numLayers });
+  const created = await createSession({ module, file, dtype, bytes: readBytes(`${dir}${file}`), provider: 'wasm', numLayers });
   return created.session;
 }

@@ -49,11 +49,14 @@ describe('the llava family (CLIP / SigLIP towers)', () => {
     expect(plan.inputs[0]).toMatchObject({ width: 384, height: 384, source: { x: 0, y: 0, width: 640, height: 480 } });
   });
 
-  it('refuses another resolution for a fixed-size encoder and ignores device limits there', () => {
+  it('refuses another resolution for a fixed-size encoder, and a device too small for it, never shrinking it', () => {
     const spec = parseBundleSpec('http://x/', llava15);
     expect(() => planImage(500, 375, spec.image.loupe, { resolution: 448 })).toThrow(/takes exactly 336 x 336/);
-    const limited = planImage(500, 375, { config: spec.image.loupe, vision: spec.vision, limits: { maxStorageBufferBindingSize: 1 } });
-    expect(limited.totalTokens).toBe(576);
+    const roomy = planImage(500, 375, { config: spec.image.loupe, vision: spec.vision, limits: { maxStorageBufferBindingSize: 128 * 2 ** 20 } });
+    expect(roomy.totalTokens).toBe(576);
+    expect(() => planImage(500, 375, { config: spec.image.loupe, vision: spec.vision, limits: { maxStorageBufferBindingSize: 2 ** 16 } })).toThrow(
+      expect.objectContaining({ code: 'DEVICE_LIMIT', message: expect.stringMatching(/fixed input size.*device: 'wasm'/) }),
+    );
   });
 
 });

@@ -1,7 +1,9 @@
-import { LoupeError } from '../errors';
-import type { LoupeImageConfig } from '../bundle';
+import { LoupeError } from '../../errors';
+import type { LoupeImageConfig } from '../../bundle';
+import { batchRecipe } from '../recipe';
 import { checkSide } from './convllava';
-import type { ImagePlan, PlannedInput, RGB } from './types';
+import type { ImagePlan, PlannedInput, RGB } from '../types';
+import { smallerSide, type StrategyModule } from './module';
 
 const TILE_FILL: RGB = [0, 0, 0];
 
@@ -27,9 +29,23 @@ export function bestGrid(width: number, height: number, tile: number, maxTiles: 
  * resized to fit the grid with its aspect ratio kept and black padding (LLaVA-NeXT anyres).
  * Each tile is planned as its own source rectangle, so no full-size grid image is ever built.
  */
-export function planTiles(width: number, height: number, config: LoupeImageConfig, tile: number, maxTiles: number): ImagePlan {
-  checkSide(tile, config.stride, 'tileSize');
-  if (!Number.isInteger(maxTiles) || maxTiles < 1) throw new LoupeError('INVALID_ARGUMENT', `maxTiles must be an integer >= 1; got ${maxTiles}.`);
+export const tiles: StrategyModule<{ tile: number; maxTiles: number }> = {
+  parse(config, o) {
+    const tile = o.tileSize ?? config.tileSize;
+    const maxTiles = o.maxTiles ?? config.maxTiles;
+    checkSide(tile, config.stride, 'tileSize');
+    if (!Number.isInteger(maxTiles) || maxTiles < 1) throw new LoupeError('INVALID_ARGUMENT', `maxTiles must be an integer >= 1; got ${maxTiles}.`);
+    return { tile, maxTiles };
+  },
+  plan: (width, height, config, { tile, maxTiles }) => planTiles(width, height, config, tile, maxTiles),
+  shrink(knobs, config) {
+    const tile = smallerSide(knobs.tile, config.stride);
+    return tile === undefined ? undefined : { ...knobs, tile };
+  },
+  describe: ({ tile, maxTiles }) => `${tile} px tiles, maxTiles ${maxTiles}`,
+};
+
+function planTiles(width: number, height: number, config: LoupeImageConfig, tile: number, maxTiles: number): ImagePlan {
   const { cols, rows } = bestGrid(width, height, tile, maxTiles);
   const gridW = cols * tile;
   const gridH = rows * tile;
@@ -50,5 +66,5 @@ export function planTiles(width: number, height: number, config: LoupeImageConfi
       inputs.push({ ...whole, role: 'tile', width: resizedW, height: resizedH, window });
     }
   }
-  return { strategy: 'tiles', imageWidth: width, imageHeight: height, inputs, alphaFill: TILE_FILL, totalTokens: tokens * inputs.length, notes: [] };
+  return { strategy: 'tiles', imageWidth: width, imageHeight: height, inputs, alphaFill: TILE_FILL, totalTokens: tokens * inputs.length, recipe: batchRecipe(inputs.map((_, i) => i)), notes: [] };
 }

@@ -1,7 +1,9 @@
-import type { LoupeImageConfig, StrategyName } from '../bundle';
-import { LoupeError } from '../errors';
+import type { LoupeImageConfig, StrategyName } from '../../bundle';
+import { LoupeError } from '../../errors';
+import { batchRecipe } from '../recipe';
 import { paddedSquare } from './convllava';
-import type { ImagePlan, PlannedInput } from './types';
+import type { ImagePlan, PlannedInput } from '../types';
+import { smallerSide, type StrategyModule } from './module';
 
 /** LlavaProcessor's count: floor(H / patch) * floor(W / patch) + the graph's extra tokens. */
 function tokensFor(side: number, config: LoupeImageConfig): number {
@@ -21,7 +23,7 @@ function checkResolution(resolution: number, config: LoupeImageConfig): void {
 }
 
 function plan(strategy: StrategyName, width: number, height: number, config: LoupeImageConfig, input: PlannedInput): ImagePlan {
-  return { strategy, imageWidth: width, imageHeight: height, inputs: [input], alphaFill: config.padColor, totalTokens: input.tokens, notes: [] };
+  return { strategy, imageWidth: width, imageHeight: height, inputs: [input], alphaFill: config.padColor, totalTokens: input.tokens, recipe: batchRecipe([0]), notes: [] };
 }
 
 /**
@@ -29,7 +31,7 @@ function plan(strategy: StrategyName, width: number, height: number, config: Lou
  * the short side becomes `shortestEdge`, the long one int(edge * long / short); the crop
  * starts at (resized - crop) // 2 on each axis, outside the resized image is `fill`.
  */
-export function planCenterCrop(width: number, height: number, config: LoupeImageConfig, resolution: number): ImagePlan {
+function planCenterCrop(width: number, height: number, config: LoupeImageConfig, resolution: number): ImagePlan {
   checkResolution(resolution, config);
   const edge = config.shortestEdge;
   const [resizedWidth, resizedHeight] = width <= height ? [edge, Math.floor((edge * height) / width)] : [Math.floor((edge * width) / height), edge];
@@ -48,7 +50,7 @@ export function planCenterCrop(width: number, height: number, config: LoupeImage
 }
 
 /** SigLIP's processor: the whole image resized to a square, aspect ratio not kept. */
-export function planStretch(width: number, height: number, config: LoupeImageConfig, resolution: number): ImagePlan {
+function planStretch(width: number, height: number, config: LoupeImageConfig, resolution: number): ImagePlan {
   checkResolution(resolution, config);
   return plan('stretch', width, height, config, {
     role: 'image',
@@ -64,7 +66,30 @@ export function planStretch(width: number, height: number, config: LoupeImageCon
 }
 
 /** LLaVA's `image_aspect_ratio: pad`: expand2square with the mean colour, then resize. */
-export function planPadSquare(width: number, height: number, config: LoupeImageConfig, resolution: number): ImagePlan {
+function planPadSquare(width: number, height: number, config: LoupeImageConfig, resolution: number): ImagePlan {
   checkResolution(resolution, config);
   return plan('pad-square', width, height, config, { ...paddedSquare(width, height, resolution, config.padColor, tokensFor(resolution, config)), filter: config.filter });
 }
+
+type Planner = (width: number, height: number, config: LoupeImageConfig, resolution: number) => ImagePlan;
+
+/** A one-input strategy whose only knob is the square side (fixed for ViT encoders). */
+function sideStrategy(planner: Planner): StrategyModule<{ resolution: number }> {
+  return {
+    parse(config, o) {
+      const resolution = o.resolution ?? config.resolution;
+      checkResolution(resolution, config);
+      return { resolution };
+    },
+    plan: (width, height, config, { resolution }) => planner(width, height, config, resolution),
+    shrink({ resolution }, config) {
+      const next = smallerSide(resolution, config.stride);
+      return next === undefined ? undefined : { resolution: next };
+    },
+    describe: ({ resolution }) => `resolution ${resolution}`,
+  };
+}
+
+export const centerCrop = sideStrategy(planCenterCrop);
+export const stretch = sideStrategy(planStretch);
+export const padSquare = sideStrategy(planPadSquare);

@@ -1,6 +1,8 @@
-import { LoupeError } from '../errors';
-import type { LoupeImageConfig } from '../bundle';
-import type { ImagePlan, PlannedInput, RGB } from './types';
+import { LoupeError } from '../../errors';
+import type { LoupeImageConfig } from '../../bundle';
+import { batchRecipe } from '../recipe';
+import type { ImagePlan, PlannedInput, RGB } from '../types';
+import { smallerSide, type StrategyModule } from './module';
 
 export function checkSide(side: number, stride: number, what: string): void {
   if (!Number.isInteger(side) || side < stride || side % stride !== 0) {
@@ -28,19 +30,31 @@ export function paddedSquare(width: number, height: number, size: number, fill: 
 }
 
 /** The released ConvLLaVA processor: pad to a square with the mean colour, bicubic to S x S. */
-export function planConvLlavaSquare(width: number, height: number, config: LoupeImageConfig, resolution: number): ImagePlan {
-  checkSide(resolution, config.stride, 'resolution');
-  const tokens = (resolution / config.stride) ** 2;
-  return {
-    strategy: 'convllava-square',
-    imageWidth: width,
-    imageHeight: height,
-    inputs: [paddedSquare(width, height, resolution, config.padColor, tokens)],
-    alphaFill: config.padColor,
-    totalTokens: tokens,
-    notes: [],
-  };
-}
+export const convllavaSquare: StrategyModule<{ resolution: number }> = {
+  parse(config, o) {
+    const resolution = o.resolution ?? config.resolution;
+    checkSide(resolution, config.stride, 'resolution');
+    return { resolution };
+  },
+  plan(width, height, config, { resolution }) {
+    const tokens = (resolution / config.stride) ** 2;
+    return {
+      strategy: 'convllava-square',
+      imageWidth: width,
+      imageHeight: height,
+      inputs: [paddedSquare(width, height, resolution, config.padColor, tokens)],
+      alphaFill: config.padColor,
+      totalTokens: tokens,
+      recipe: batchRecipe([0]),
+      notes: [],
+    };
+  },
+  shrink({ resolution }, config) {
+    const next = smallerSide(resolution, config.stride);
+    return next === undefined ? undefined : { resolution: next };
+  },
+  describe: ({ resolution }) => `resolution ${resolution}`,
+};
 
 /** Aspect error above which a grid counts as distorting the image (10 %). */
 const ASPECT_TOLERANCE = Math.log(1.1);
@@ -72,10 +86,21 @@ export function nativeGrid(width: number, height: number, stride: number, budget
   return { cols: best.cols, rows: best.rows };
 }
 
-export function planConvLlavaNative(width: number, height: number, config: LoupeImageConfig, budget: number): ImagePlan {
-  if (!Number.isInteger(budget) || budget < 1) {
-    throw new LoupeError('INVALID_ARGUMENT', `tokenBudget must be a positive integer; got ${budget}.`);
-  }
+/** Aspect-preserving ConvLLaVA: the image resized to the best token grid within the budget. */
+export const convllavaNative: StrategyModule<{ budget: number }> = {
+  parse(config, o) {
+    const budget = o.tokenBudget ?? config.tokenBudget;
+    if (!Number.isInteger(budget) || budget < 1) {
+      throw new LoupeError('INVALID_ARGUMENT', `tokenBudget must be a positive integer; got ${budget}.`);
+    }
+    return { budget };
+  },
+  plan: (width, height, config, { budget }) => planNative(width, height, config, budget),
+  shrink: ({ budget }) => (budget > 1 ? { budget: Math.max(1, Math.floor(budget * 0.8)) } : undefined),
+  describe: ({ budget }) => `token budget ${budget}`,
+};
+
+function planNative(width: number, height: number, config: LoupeImageConfig, budget: number): ImagePlan {
   const { cols, rows } = nativeGrid(width, height, config.stride, budget);
   const notes = cols * rows < budget ? [`${cols * rows} of ${budget} budget tokens used: the image is too small or too narrow for more without upscaling or distortion.`] : [];
   return {
@@ -97,6 +122,7 @@ export function planConvLlavaNative(width: number, height: number, config: Loupe
     ],
     alphaFill: config.padColor,
     totalTokens: cols * rows,
+    recipe: batchRecipe([0]),
     notes,
   };
 }
