@@ -40,6 +40,13 @@ test('the demo answers a question about the sample image and shows its stats', a
   await page.getByLabel('max_crops').fill('4');
   await expect(page.locator('#plan-summary')).toContainText('multicrop');
   await expect(page.locator('#image-status')).toContainText('takes [pixel_values] (no "coords")');
+  // ... and the page names the shipped bundle whose graph can, and switches to it with the same image.
+  await expect(page.locator('#strategy-offer')).toContainText('needs a vision graph taking pixel_values + coords');
+  await page.getByRole('button', { name: /Switch to tiny MC-LLaVA/ }).click();
+  await expect(page.locator('#image-status')).toContainText('(multicrop), 96 visual tokens', { timeout: 120_000 });
+  await expect(page.locator('#strategy-offer')).toBeEmpty();
+  await expect(page.locator('#model-url')).toHaveValue('/models/tiny-random-mcllava/');
+  await page.screenshot({ path: testInfo.outputPath('demo-multicrop.png'), fullPage: true });
   // At phone width the page still fits.
   await page.setViewportSize({ width: 390, height: 844 });
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);

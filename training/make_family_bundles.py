@@ -5,6 +5,7 @@
 - `public/models/tiny-random-fastvlm/`  (onnx-community/FastVLM-0.5B-ONNX layout)
 - `public/models/tiny-random-llava15/`  (llava-hf/llava-1.5 layout, CLIP ViT/14)
 - `public/models/tiny-random-mcllava/`  (MC-LLaVA: SigLIP-style crops with coords, families/mcllava.py)
+- `public/models/tiny-random-piip/`  (PIIP: two ConvNeXt branches, deformable interactions, families/piip_bundle.py)
 
 and `e2e/fixtures/<name>/` for each. Every module ships fp32, q4, fp16 and q4f16. A
 seed is accepted when PyTorch's greedy output is clear-cut (see families/build.py) and
@@ -16,10 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from .families import fastvlm, llava15, mcllava
+from .families import fastvlm, llava15, mcllava, piip_bundle
 from .families.build import build
 
-FAMILIES = {"fastvlm": (fastvlm.family, 0), "llava15": (llava15.family, 0), "mcllava": (None, 0)}
+FAMILIES = {"fastvlm": (fastvlm.family, 0), "llava15": (llava15.family, 0), "mcllava": (None, 0), "piip": (None, 0)}
 
 
 def main() -> None:
@@ -30,8 +31,8 @@ def main() -> None:
     for key, (make, first_seed) in FAMILIES.items():
         if args.only and key != args.only:
             continue
-        if key == "mcllava":
-            golden = mcllava.build(first_seed)
+        if key in ("mcllava", "piip"):
+            golden = (mcllava if key == "mcllava" else piip_bundle).build(first_seed)
             print(json.dumps({key: {k: golden.get(k) for k in ("seed", "greedy_ids", "min_top2_margin")}}))
             continue
         golden = build(make(), first_seed, skip_node=args.skip_node)

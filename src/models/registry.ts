@@ -5,11 +5,12 @@ import type { ModelFamily } from './family';
 import { llavaVit } from './llava';
 import { llavaQwen2 } from './llava-qwen2';
 import { mcLlava } from './mc-llava';
+import { piip } from './piip';
 
 export type { FamilyFiles, KvLayout, ModelFamily } from './family';
 
 /** Every family the runtime runs, first match wins. Adding an architecture adds one line. */
-export const FAMILIES: readonly ModelFamily[] = [convLlava, llavaVit, llavaQwen2, mcLlava];
+export const FAMILIES: readonly ModelFamily[] = [convLlava, llavaVit, llavaQwen2, mcLlava, piip];
 
 function unsupported(found: string): LoupeError {
   return new LoupeError(

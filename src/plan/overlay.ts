@@ -12,6 +12,8 @@ export interface OverlayBox {
   outputWidth: number;
   outputHeight: number;
   tokens: number;
+  /** multicrop: the crop centre fed to the coordinate embedding. */
+  coord?: [number, number];
 }
 
 /**
@@ -35,6 +37,7 @@ export function planOverlay(plan: ImagePlan): OverlayBox[] {
       width = Math.max(right - left, 0);
       height = Math.max(bottom - top, 0);
     }
-    return { index, role: input.role, x, y, width, height, outputWidth: out.width, outputHeight: out.height, tokens: input.tokens };
+    const box: OverlayBox = { index, role: input.role, x, y, width, height, outputWidth: out.width, outputHeight: out.height, tokens: input.tokens };
+    return input.coord ? { ...box, coord: input.coord } : box;
   });
 }

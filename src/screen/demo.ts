@@ -2,6 +2,7 @@ import { isLoupeError, loadModel, planImage, planOverlay, type ImagePlan, type L
 import { formatModel, formatProgress, formatStats } from './format';
 import { describeStorage, makeAvailableOffline, registerOfflineShell } from './offline';
 import { loadSamples, TINY_SAMPLE, type Sample } from './samples';
+import { SHIPPED_BUNDLES, bundlesTaking } from './bundles';
 import { isCorrectAnswer } from '../tokens/answer';
 
 registerOfflineShell();
@@ -60,6 +61,8 @@ async function load(url: string, device: 'auto' | 'webgpu' | 'wasm'): Promise<vo
     hasImage = false;
     conversation.replaceChildren();
     modelStatus.textContent = formatModel(model.info);
+    const pick = $<HTMLSelectElement>('model-pick');
+    pick.value = [...pick.options].some((o) => o.value === url) ? url : '';
     $<HTMLButtonElement>('offline').disabled = false;
     $('storage').textContent = await describeStorage(model.info.baseUrl);
   } catch (error) {
@@ -85,6 +88,11 @@ function planOverrides(): PlanOverrides {
   };
 }
 
+function summarisePlan(plan: ImagePlan): string {
+  const inputs = `${plan.inputs.length} input${plan.inputs.length === 1 ? '' : 's'}`;
+  return `${plan.strategy}: ${inputs}, ${plan.totalTokens} visual tokens.${plan.notes.length ? ` ${plan.notes.join(' ')}` : ''}`;
+}
+
 /**
  * The plan is pure geometry, so it is redrawn at once as the knobs move; the image is
  * re-encoded after, when the user settles.
@@ -94,7 +102,7 @@ function previewPlan(): void {
   try {
     const plan = planImage(currentImage.width, currentImage.height, model.info.spec.image.loupe, planOverrides());
     void showPreview(currentImage.blob, plan);
-    $('plan-summary').textContent = `${plan.strategy}: ${plan.inputs.length} input${plan.inputs.length === 1 ? '' : 's'}, ${plan.totalTokens} visual tokens.${plan.notes.length ? ` ${plan.notes.join(' ')}` : ''}`;
+    $('plan-summary').textContent = summarisePlan(plan);
   } catch (error) {
     $('plan-summary').textContent = describe(error);
   }
@@ -110,14 +118,21 @@ async function showPreview(blob: Blob, plan: ImagePlan): Promise<void> {
   bitmap.close();
   context.lineWidth = 2;
   context.font = '12px system-ui, sans-serif';
+  const labelled = new Map<string, number>();
   for (const box of planOverlay(plan)) {
     context.strokeStyle = box.role === 'global' || box.role === 'thumbnail' ? 'rgb(255 200 0 / 0.9)' : `hsl(${(box.index * 67) % 360} 90% 55%)`;
     context.strokeRect(box.x * scale + 1, box.y * scale + 1, box.width * scale - 2, box.height * scale - 2);
+    // Inputs over the same rectangle (a pyramid's two branches) stack their labels.
+    const corner = `${box.x},${box.y}`;
+    const row = labelled.get(corner) ?? 0;
+    labelled.set(corner, row + 1);
     context.fillStyle = 'rgb(0 0 0 / 0.6)';
-    const label = `${box.outputWidth}×${box.outputHeight} · ${box.tokens} tok`;
-    context.fillRect(box.x * scale + 2, box.y * scale + 2, context.measureText(label).width + 8, 16);
+    const where = box.coord ? ` @(${box.coord[0].toFixed(2)}, ${box.coord[1].toFixed(2)})` : '';
+    const label = `${box.role}${where} ${box.outputWidth}×${box.outputHeight} · ${box.tokens} tok`;
+    const y = box.y * scale + 2 + row * 17;
+    context.fillRect(box.x * scale + 2, y, context.measureText(label).width + 8, 16);
     context.fillStyle = '#fff';
-    context.fillText(label, box.x * scale + 6, box.y * scale + 14);
+    context.fillText(label, box.x * scale + 6, y + 12);
   }
 }
 
@@ -130,6 +145,8 @@ async function useImage(blob: Blob, name: string): Promise<void> {
   try {
     const summary = await chat.setImage(blob, planOverrides());
     currentImage = { blob, name, width: summary.plan.imageWidth, height: summary.plan.imageHeight };
+    $('strategy-offer').replaceChildren();
+    $('plan-summary').textContent = summarisePlan(summary.plan);
     await showPreview(blob, summary.plan).catch(() => undefined);
     hasImage = true;
     conversation.replaceChildren();
@@ -141,7 +158,40 @@ async function useImage(blob: Blob, name: string): Promise<void> {
       (summary.plan.notes.length ? ` ${summary.plan.notes.join(' ')}` : '');
   } catch (error) {
     imageStatus.textContent = `That image could not be used: ${describe(error)}`;
+    offerBundles(error, blob, name);
   }
+}
+
+/**
+ * A strategy this bundle's vision graph cannot take (its recipe feeds inputs the graph
+ * lacks): name the shipped bundles that can, and switch to one with the same image.
+ */
+function offerBundles(error: unknown, blob: Blob, name: string): void {
+  const offer = $('strategy-offer');
+  offer.replaceChildren();
+  const fed = isLoupeError(error, 'INVALID_ARGUMENT') ? error.details.fed : undefined;
+  if (!Array.isArray(fed)) return;
+  const able = bundlesTaking(fed as string[]);
+  const text = document.createElement('p');
+  text.className = 'note';
+  text.textContent = able.length
+    ? `This strategy needs a vision graph taking ${fed.join(' + ')}. Shipped bundles that have one:`
+    : `No shipped bundle has a vision graph taking ${fed.join(' + ')}.`;
+  offer.append(
+    text,
+    ...able.map((bundle) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = `Switch to ${bundle.label}`;
+      button.addEventListener('click', () => {
+        offer.replaceChildren();
+        const url = new URL(bundle.path, document.baseURI).pathname;
+        $<HTMLInputElement>('model-url').value = url;
+        void load(url, $<HTMLSelectElement>('device').value as 'auto' | 'webgpu' | 'wasm').then(() => useImage(blob, name));
+      });
+      return button;
+    }),
+  );
 }
 
 /** A sample's known answer beside the model's, marked right or wrong. */
@@ -267,11 +317,19 @@ window.addEventListener('paste', (event) => {
   if (file) void useImage(file, 'pasted image');
 });
 
+const modelPick = $<HTMLSelectElement>('model-pick');
+modelPick.replaceChildren(new Option('(URL below)', ''), ...SHIPPED_BUNDLES.map((b) => new Option(b.label, new URL(b.path, document.baseURI).pathname)));
+modelPick.addEventListener('change', () => {
+  if (modelPick.value) $<HTMLInputElement>('model-url').value = modelPick.value;
+});
+
 // ?model=URL&device=wasm|webgpu|auto&sample=FILE choose what the page starts with.
 const modelUrl = params.get('model');
 if (modelUrl) $<HTMLInputElement>('model-url').value = modelUrl;
 const startDevice = params.get('device');
 const device = startDevice === 'webgpu' || startDevice === 'wasm' ? startDevice : 'auto';
 $<HTMLSelectElement>('device').value = device;
+const startUrl = $<HTMLInputElement>('model-url').value;
+modelPick.value = [...modelPick.options].some((o) => o.value === startUrl) ? startUrl : '';
 void fillSamples();
 void load($<HTMLInputElement>('model-url').value, device);

@@ -25,13 +25,13 @@ from torch import nn
 
 from ..bundle_config import llama_text_config
 from ..loupe_models import LlamaConfig, LlamaDecoder
-from ..make_tiny_bundle import _stats, _write_f32, _write_json
+from ..make_tiny_bundle import _write_json
 from ..preprocess import make_test_image, normalise
 from ..preprocess_plans import plan_multicrop
 from ..preprocess_pixels import execute
 from ..tiny_model import expand_image_tokens, greedy_generate, init_weights, prompt_embeddings
-from .. import export_onnx
-from .build import REPO, MIN_MARGIN, MAX_SEEDS, NEW_TOKENS, QUESTION, snap_to_q4_grid
+from .build import REPO, MAX_SEEDS, NEW_TOKENS, QUESTION, snap_to_q4_grid
+from .graph_bundle import export_graphs, rejection, tensor_record, write_golden
 from .chatml import ENDOFTEXT, IM_END, IM_START, IMAGE, SPECIAL_TOKENS, tokenizer_config, train_tokenizer
 from .siglip import McLlavaVision, SiglipConfig
 
@@ -135,20 +135,10 @@ def json_files(tok, text: LlamaConfig) -> dict[str, dict]:
 
 
 def export(model: McLlava, onnx_dir) -> dict:
-    onnx_dir.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(0)
     dummy = (torch.randn(2, 3, VISION.image_size, VISION.image_size, generator=gen), torch.rand(2, 2, generator=gen))
-    export_onnx._export(
-        model.vision,
-        dummy,
-        onnx_dir / "vision_encoder.onnx",
-        ["pixel_values", "coords"],
-        ["image_features"],
-        {"pixel_values": {0: "batch_size"}, "coords": {0: "batch_size"}, "image_features": {0: "batch_size"}},
-    )
-    export_onnx.export_embed(model, onnx_dir / "embed_tokens.onnx")
-    export_onnx.export_decoder(model, onnx_dir / "decoder_model_merged.onnx")
-    return {m: (onnx_dir / f"{m}.onnx").stat().st_size for m in ("vision_encoder", "embed_tokens", "decoder_model_merged")}
+    axes = {"pixel_values": {0: "batch_size"}, "coords": {0: "batch_size"}, "image_features": {0: "batch_size"}}
+    return export_graphs(model, onnx_dir, dummy, ["pixel_values", "coords"], axes)
 
 
 def build(first_seed: int = 0) -> dict:
@@ -166,6 +156,8 @@ def build(first_seed: int = 0) -> dict:
     prompt_text = render_prompt([{"role": "user", "content": f"{IMAGE}\n{QUESTION}"}])
     prompt_ids = tok.encode(prompt_text)
     input_ids = expand_image_tokens(prompt_ids, image_token, NUM_TOKENS)
+    prompt = {"question": QUESTION, "prompt_text": prompt_text, "prompt_ids": prompt_ids, "input_ids_expanded": input_ids,
+              "image_token_id": image_token, "num_image_tokens": NUM_TOKENS}
 
     for seed in range(first_seed, first_seed + MAX_SEEDS):
         torch.manual_seed(seed)
@@ -174,60 +166,25 @@ def build(first_seed: int = 0) -> dict:
         snap_to_q4_grid(model)
         model.eval()
         result, features = _greedy(model, input_ids, pixel_values, coords, keep, image_token)
-        reason = None
-        if min(result.margins) < MIN_MARGIN:
-            reason = f"top-2 margin {min(result.margins):.4f}"
-        elif specials & set(result.ids):
-            reason = "generates a special token"
-        elif _greedy(model, input_ids, grey, coords, keep, image_token)[0].ids == result.ids:
-            reason = "image does not change the output"
-        elif _greedy(model, input_ids, pixel_values, centred, keep, image_token)[0].ids == result.ids:
-            reason = "coords do not change the output"
+        reason = rejection(result, specials, {
+            "the image": _greedy(model, input_ids, grey, coords, keep, image_token)[0].ids,
+            "centring every crop's coords": _greedy(model, input_ids, pixel_values, centred, keep, image_token)[0].ids,
+        })
         if reason:
             print(f"{NAME}: seed {seed} rejected: {reason}")
             continue
         sizes = export(model, bundle / "onnx")
         for name, content in json_files(tok, text).items():
             _write_json(bundle / name, content)
-        image.save(fixtures / "image.png", optimize=True)
-        _write_f32(fixtures / "image_features.f32", features)
-        _write_f32(fixtures / "first_logits.f32", result.prompt_logits)
-        flat = pixel_values.reshape(pixel_values.shape[0], -1)
-        golden = {
-            "seed": seed,
-            "torch_version": torch.__version__,
-            "bundle_dir": f"public/models/{NAME}",
-            "question": QUESTION,
-            "prompt_text": prompt_text,
-            "prompt_ids": prompt_ids,
-            "input_ids_expanded": input_ids,
-            "image_token_id": image_token,
-            "num_image_tokens": NUM_TOKENS,
-            "image": {"file": "image.png", "width": image.width, "height": image.height},
+        return write_golden(fixtures, NAME, seed, prompt, image, features, result, tok.decode, sizes, {
             "knobs": {"max_crops": MAX_CROPS, "num_tokens": NUM_TOKENS},
             # The crop plan and each input's pixels (sum and a few slices; the tensors
             # themselves are 1.7 MB each).
             "inputs": [
-                {
-                    "role": p.role,
-                    "crop_box": p.crop_box,
-                    "coord": p.coord,
-                    "keep": k,
-                    "sum": float(flat[i].double().sum()),
-                    "slices": {str(o): flat[i, o : o + 8].tolist() for o in (0, 70_001, 300_007)},
-                }
+                {"role": p.role, "crop_box": p.crop_box, "coord": p.coord, "keep": k, **tensor_record(pixel_values[i], (0, 70_001, 300_007))}
                 for i, (p, k) in enumerate(zip(planned, keep))
             ],
             "tokens_per_crop": VISION.num_patches - 1,
-            "image_features": {"file": "image_features.f32", "shape": list(features.shape), **_stats(features)},
-            "first_logits": {"file": "first_logits.f32", "argmax": int(result.prompt_logits.argmax())},
-            "greedy_ids": result.ids,
-            "greedy_text": tok.decode(result.ids),
-            "min_top2_margin": min(result.margins),
-            "image_changes_output": True,
             "coords_change_output": True,
-            "onnx_bytes": sizes,
-        }
-        _write_json(fixtures / "golden.json", golden)
-        return golden
+        })
     raise SystemExit(f"{NAME}: no usable seed in {MAX_SEEDS} tries")

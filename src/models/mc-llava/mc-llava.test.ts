@@ -1,14 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBundleSpec } from '../../bundle';
-import { KvCache } from '../../decoder/kv-cache';
-import { LanguageModel } from '../../decoder/language-model';
-import { generate } from '../../decoder/generate';
-import { expandImageTokens } from '../../embeddings';
+import type { LanguageModel } from '../../decoder/language-model';
 import { RasterSource, renderPlan } from '../../pixels';
 import { planImage, planOverlay } from '../../plan';
 import { ROOT, decodePng, maxAbsDiff, readBytes, readF32, readJson } from '../../testing/fixtures';
 import { openModule } from '../../testing/sessions';
-import { BundleTokenizer, argmax } from '../../tokens';
+import { expectPromptAndGreedy, openLanguage, type LanguageGolden } from '../../testing/language-parity';
 import { encodePlan } from '../../vision';
 
 /**
@@ -16,18 +13,11 @@ import { encodePlan } from '../../vision';
  * against PyTorch: the crop plan, each crop's pixels, the vision graph fed a batch of
  * crops with their `coords`, each image's last tokens, the ChatML prompt and 16 greedy ids.
  */
-interface McGolden {
-  question: string;
-  prompt_ids: number[];
-  input_ids_expanded: number[];
-  image_token_id: number;
-  num_image_tokens: number;
+interface McGolden extends LanguageGolden {
   image: { file: string; width: number; height: number };
   inputs: { role: string; crop_box: number[]; coord: number[]; keep: number; sum: number; slices: Record<string, number[]> }[];
   tokens_per_crop: number;
   image_features: { shape: number[] };
-  first_logits: { argmax: number };
-  greedy_ids: number[];
 }
 
 const NAME = 'tiny-random-mcllava';
@@ -94,7 +84,7 @@ describe('MC-LLaVA (tiny-random-mcllava) against PyTorch', () => {
       const encoded = await encodePlan(vision, plan, pixels.tensors);
       features = encoded.features;
       await vision.release();
-      language = new LanguageModel(spec, await openModule('embed_tokens', 'fp32', 2, DIR), await openModule('decoder_model_merged', 'fp32', 2, DIR));
+      language = await openLanguage(spec, DIR);
     });
     afterAll(async () => {
       await language.release();
@@ -115,25 +105,7 @@ describe('MC-LLaVA (tiny-random-mcllava) against PyTorch', () => {
     });
 
     it('the ChatML prompt, first logits within 1e-3 and 16 greedy ids exact', async () => {
-      const tokenizer = BundleTokenizer.fromFiles(readJson(`${DIR}tokenizer.json`), readJson(`${DIR}tokenizer_config.json`));
-      const ids = tokenizer.encodeChat([{ role: 'user', content: `${spec.imageToken}\n${g.question}` }]);
-      expect(ids).toEqual(g.prompt_ids);
-      const expanded = expandImageTokens(ids, spec.imageTokenId, plan.totalTokens).ids;
-      expect(expanded).toEqual(g.input_ids_expanded);
-      const imageSpan = { span: { start: expanded.indexOf(g.image_token_id), length: g.num_image_tokens }, features };
-      const logits = await language.step(expanded, new KvCache(spec.text), imageSpan);
-      expect(maxAbsDiff(logits, readF32(`${FIXTURES}first_logits.f32`))).toBeLessThan(1e-3);
-      expect(argmax(logits)).toBe(g.first_logits.argmax);
-      const result = await generate(language, new KvCache(spec.text), {
-        ids: expanded,
-        image: imageSpan,
-        maxNewTokens: 16,
-        eosTokenIds: spec.generation.eosTokenIds,
-        pick: argmax,
-        onToken: () => undefined,
-        cancelled: () => false,
-      });
-      expect(result.tokenIds).toEqual(g.greedy_ids);
+      await expectPromptAndGreedy(spec, language, g, { dir: DIR, fixtures: FIXTURES }, plan.totalTokens, features);
     });
   });
 });

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { ort } from '../device/ort';
+import { ROOT, readBytes } from '../testing/fixtures';
+import { SHIPPED_BUNDLES, bundlesTaking } from './bundles';
+
+describe("the demo's bundle catalogue", () => {
+  it.each(SHIPPED_BUNDLES)('$path: its vision graph takes $visionInputs', async ({ path, visionInputs }) => {
+    const session = await ort.InferenceSession.create(readBytes(`${ROOT}public/${path}onnx/vision_encoder.onnx`), {
+      executionProviders: ['wasm'],
+    });
+    expect([...session.inputNames].sort()).toEqual([...visionInputs].sort());
+    await session.release();
+  });
+
+  it('names the bundles that can run a strategy', () => {
+    expect(bundlesTaking(['pixel_values', 'coords']).map((b) => b.path)).toEqual(['models/tiny-random-mcllava/']);
+    expect(bundlesTaking(['pixel_values_low', 'pixel_values']).map((b) => b.path)).toEqual(['models/tiny-random-piip/']);
+  });
+});
