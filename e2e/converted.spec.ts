@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { expect, test } from '@playwright/test';
+import { openHarness } from './support';
+
+/**
+ * A checkpoint converted by `npm run convert` (tiny ConvLLaVA-sft in the released format,
+ * training/convert/) loads through the family registry in Chromium and answers with the
+ * tokens of the PyTorch reference that ran the checkpoint's own tensors.
+ */
+const golden = JSON.parse(readFileSync(new URL('./fixtures/convert/golden.json', import.meta.url), 'utf8')) as {
+  question: string;
+  image: string;
+  greedy_ids: number[];
+  num_image_tokens: number;
+};
+
+test('a converted ConvLLaVA-sft checkpoint answers with the reference tokens on wasm (fp32)', async ({ page }) => {
+  await openHarness(page);
+  const run = await page.evaluate(
+    async ({ image, question }) => {
+      const model = await window.loupe.loadModel('/models/tiny-converted-convllava/', { device: 'wasm', dtype: 'fp32', cache: false });
+      const chat = model.chat();
+      const summary = await chat.setImage(await (await fetch(image)).blob());
+      const ids: (number | null)[] = [];
+      for await (const piece of chat.ask(question, { maxNewTokens: 16 })) ids.push(piece.tokenId);
+      const out = { family: model.info.spec.family, visualTokens: summary.visualTokens, ids: ids.filter((id) => id !== null) };
+      await model.dispose();
+      return out;
+    },
+    { image: `/e2e/fixtures/convert/${golden.image}`, question: golden.question },
+  );
+  expect(run.family).toBe('convllava');
+  expect(run.visualTokens).toBe(golden.num_image_tokens);
+  expect(run.ids).toEqual(golden.greedy_ids);
+});

@@ -1,0 +1,1 @@
+"""Released checkpoints -> Loupe bundles (`npm run convert`). See training/README.md."""

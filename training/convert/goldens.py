@@ -1,0 +1,94 @@
+"""Convert the tiny ConvLLaVA release checkpoint and write the reference values the bundle
+is checked against (src/models/convert.test.ts, e2e/converted.spec.ts).
+
+    /usr/bin/python3 -m training.convert.goldens
+
+1. `tiny_release` writes the checkpoint (e2e/fixtures/convert/convllava-sft, -convnext);
+2. the converter writes `public/models/tiny-converted-convllava/` (fp32 + int8 / q4), once
+   from the sft shards' tower copy and once from the separate tower checkpoint (the two
+   must be byte-identical);
+3. `reference_convllava` runs the checkpoint's own tensors on the 200x150 test image:
+   pixels, features, prompt ids (LLaVA's tokenizer_image_token with SentencePiece), first
+   logits, 16 greedy ids -> e2e/fixtures/convert/golden.json + .f32 files.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import sentencepiece as spm
+import torch
+
+from ..make_tiny_bundle import _stats, _write_f32, _write_json
+from ..preprocess import make_test_image
+from . import checkpoint, reference_convllava as ref, tiny_release
+from .__main__ import convert
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLE = REPO / "public/models/tiny-converted-convllava"
+FIXTURES = REPO / "e2e/fixtures/convert"
+QUESTION = "What is in the image?"
+SAMPLES = ["Hello world!", "café 🙂 naïve", "  two  spaces\tand\ttabs\n\nend ", "1234 red circles"]
+
+
+def main() -> None:
+    tiny_release.write_convllava(FIXTURES)
+    sft = FIXTURES / "convllava-sft"
+    shutil.rmtree(BUNDLE, ignore_errors=True)
+    report = convert(sft, BUNDLE, "q4", None)
+    # Without the tower copy, from the separate tower checkpoint: the same bundle.
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = Path(tmp) / "sft"
+        shutil.copytree(sft, bare)
+        for shard in bare.glob("pytorch_model-*.bin"):
+            state = torch.load(shard)
+            torch.save({k: v for k, v in state.items() if not k.startswith("model.vision_tower.")}, shard)
+        index = json.loads((bare / "pytorch_model.bin.index.json").read_text())
+        index["weight_map"] = {k: v for k, v in index["weight_map"].items() if not k.startswith("model.vision_tower.")}
+        (bare / "pytorch_model.bin.index.json").write_text(json.dumps(index))
+        other = Path(tmp) / "bundle"
+        convert(bare, other, "q4", FIXTURES / "convllava-convnext")
+        same = [f.name for f in (BUNDLE / "onnx").iterdir() if filecmp.cmp(f, other / "onnx" / f.name, shallow=False)]
+        if len(same) != len(list((BUNDLE / "onnx").iterdir())):
+            raise SystemExit(f"the separate tower gives a different bundle (identical: {same})")
+
+    config = json.loads((sft / "config.json").read_text())
+    state = {k: v.float() for k, v in checkpoint.tensors(sft)}
+    tower = {k.removeprefix("model.vision_tower.vision_tower."): v for k, v in state.items() if k.startswith("model.vision_tower.")}
+    depths = json.loads((FIXTURES / "convllava-convnext/config.json").read_text())["depths"]
+    image = make_test_image()
+    image.save(FIXTURES / "image.png", optimize=True)
+    pixels = ref.pixel_values(image, config["mm_vision_resolution"])
+    with torch.no_grad():
+        features = ref.project(state, ref.tower(tower, pixels, depths))
+    sp = spm.SentencePieceProcessor(model_file=str(sft / "tokenizer.model"))
+    ids = ref.prompt_ids(sp, QUESTION)
+    first, greedy_ids, margin = ref.greedy(state, config, ids, features, 16)
+    _write_f32(FIXTURES / "image_features.f32", features)
+    _write_f32(FIXTURES / "first_logits.f32", first)
+    golden = {
+        "question": QUESTION,
+        "image": "image.png",
+        "resolution": config["mm_vision_resolution"],
+        "prompt_ids_llava": ids,  # -200 where the image goes
+        "image_token_id": config["vocab_size"],
+        "num_image_tokens": features.shape[1],
+        "pixel_values": {"shape": list(pixels.shape), **_stats(pixels)},
+        "image_features": {"file": "image_features.f32", "shape": list(features.shape), **_stats(features)},
+        "first_logits": {"file": "first_logits.f32", "argmax": int(first.argmax())},
+        "greedy_ids": greedy_ids,
+        "greedy_text": sp.decode(greedy_ids),
+        "min_top2_margin": margin,
+        "sentencepiece_samples": [{"text": t, "ids": sp.encode(t)} for t in SAMPLES],
+        "converter": report,
+    }
+    _write_json(FIXTURES / "golden.json", golden)
+    print(json.dumps({k: golden[k] for k in ("greedy_ids", "min_top2_margin", "num_image_tokens")}))
+
+
+if __name__ == "__main__":
+    main()

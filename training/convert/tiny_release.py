@@ -1,0 +1,169 @@
+"""Tiny random checkpoints in the seeds' released formats, for proving the converter here
+(the real ones cannot be downloaded on this machine).
+
+    /usr/bin/python3 -m training.convert.tiny_release        -> e2e/fixtures/convert/
+
+`convllava-sft/`: ConvLLaVA-sft's layout: LLaVA-llama `config.json`
+(`LlavaLlamaForCausalLM`, `mm_projector_type` mlp2x_gelu, `mm_hidden_size`, pad), bf16
+`pytorch_model-0000k-of-00002.bin` shards written by torch.save with
+`pytorch_model.bin.index.json`, the tower copied under `model.vision_tower.vision_tower.`
+with HF ConvNextModel names, projector `model.mm_projector.{0,2}`, Llama keys, a
+SentencePiece BPE `tokenizer.model` (byte fallback, <unk> <s> </s>) and LLaVA's
+tokenizer_config / special_tokens_map / generation_config. `convllava-convnext/`: the tower
+alone, as the separate `ConvLLaVA-ConvNeXt-*` repos hold it (HF ConvNextModel config and
+`pytorch_model.bin`, layer scale spelt `layer_scale_parameter`), for a sft directory
+without the copy (`--drop-tower-copy`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import sentencepiece as spm
+import torch
+
+from ..corpus import CORPUS, SYSTEM_PROMPT
+
+REPO = Path(__file__).resolve().parents[2]
+OUT = REPO / "e2e/fixtures/convert"
+SEED = 7
+
+# Stand-ins for the real sizes (depths [3, 3, 27, 3, 6], widths [192 .. 3072], Vicuna-7B).
+TOWER = {"depths": [1, 1, 2, 1, 1], "hidden_sizes": [8, 16, 24, 32, 48], "patch_size": 4, "num_stages": 5}
+TEXT = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 512}
+VOCAB = 320
+RESOLUTION = 256  # the tower's `mm_vision_resolution`; 16 tokens at stride 64
+
+
+def train_sentencepiece(path: Path) -> None:
+    """A Llama-style BPE SentencePiece model (byte fallback, ids 0-2 = <unk> <s> </s>)."""
+    # Relative paths from inside a temporary directory: the model records its trainer's
+    # input and prefix, so absolute ones would make the bytes depend on the machine.
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        try:
+            _train_here()
+        finally:
+            os.chdir(here)
+        shutil.copy(Path(tmp) / "sp.model", path)
+
+
+def _train_here() -> None:
+    Path("corpus.txt").write_text("\n".join([SYSTEM_PROMPT, "USER: ASSISTANT:", CORPUS] * 3), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input="corpus.txt", model_prefix="sp", vocab_size=VOCAB, model_type="bpe", byte_fallback=True,
+        character_coverage=1.0, num_threads=1, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, add_dummy_prefix=True,
+        remove_extra_whitespaces=False, normalization_rule_name="identity", split_digits=True, minloglevel=2,
+    )
+
+
+def tower_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """HF ConvNextModel's names and shapes, random values."""
+    w, d = TOWER["hidden_sizes"], TOWER["depths"]
+    rnd = lambda *shape, scale=0.3: (torch.randn(*shape, generator=gen) * scale)  # noqa: E731
+    s = {"embeddings.patch_embeddings.weight": rnd(w[0], 3, 4, 4), "embeddings.patch_embeddings.bias": rnd(w[0], scale=0.1),
+         "embeddings.layernorm.weight": 1 + rnd(w[0], scale=0.1), "embeddings.layernorm.bias": rnd(w[0], scale=0.1)}
+    for i in range(5):
+        if i > 0:
+            s[f"encoder.stages.{i}.downsampling_layer.0.weight"] = 1 + rnd(w[i - 1], scale=0.1)
+            s[f"encoder.stages.{i}.downsampling_layer.0.bias"] = rnd(w[i - 1], scale=0.1)
+            s[f"encoder.stages.{i}.downsampling_layer.1.weight"] = rnd(w[i], w[i - 1], 2, 2, scale=0.5 / w[i - 1] ** 0.5)
+            s[f"encoder.stages.{i}.downsampling_layer.1.bias"] = rnd(w[i], scale=0.1)
+        for j in range(d[i]):
+            p = f"encoder.stages.{i}.layers.{j}."
+            s[p + "dwconv.weight"], s[p + "dwconv.bias"] = rnd(w[i], 1, 7, 7, scale=0.15), rnd(w[i], scale=0.1)
+            s[p + "layernorm.weight"], s[p + "layernorm.bias"] = 1 + rnd(w[i], scale=0.1), rnd(w[i], scale=0.1)
+            s[p + "pwconv1.weight"], s[p + "pwconv1.bias"] = rnd(4 * w[i], w[i], scale=w[i] ** -0.5), rnd(4 * w[i], scale=0.1)
+            s[p + "pwconv2.weight"], s[p + "pwconv2.bias"] = rnd(w[i], 4 * w[i], scale=(4 * w[i]) ** -0.5), rnd(w[i], scale=0.1)
+            s[p + "layer_scale_parameter"] = 0.5 + torch.rand(w[i], generator=gen) * 0.5
+    return s
+
+
+def language_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """LLaVA-llama names: model.embed_tokens, model.layers.i.*, model.norm, lm_head, model.mm_projector.{0,2}."""
+    h, m, n = TEXT["hidden_size"], TEXT["intermediate_size"], TEXT["num_hidden_layers"]
+    rnd = lambda *shape, scale: torch.randn(*shape, generator=gen) * scale  # noqa: E731
+    s = {"model.embed_tokens.weight": rnd(VOCAB, h, scale=1.0)}
+    for i in range(n):
+        p = f"model.layers.{i}."
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            s[p + f"self_attn.{name}.weight"] = rnd(h, h, scale=h**-0.5)
+        s[p + "mlp.gate_proj.weight"], s[p + "mlp.up_proj.weight"] = rnd(m, h, scale=h**-0.5), rnd(m, h, scale=h**-0.5)
+        s[p + "mlp.down_proj.weight"] = rnd(h, m, scale=m**-0.5)
+        s[p + "input_layernorm.weight"], s[p + "post_attention_layernorm.weight"] = 1 + rnd(h, scale=0.1), 1 + rnd(h, scale=0.1)
+    s["model.norm.weight"] = 1 + rnd(h, scale=0.1)
+    s["lm_head.weight"] = rnd(VOCAB, h, scale=3.0 * h**-0.5)
+    mm = TOWER["hidden_sizes"][-1]
+    s["model.mm_projector.0.weight"], s["model.mm_projector.0.bias"] = rnd(h, mm, scale=mm**-0.5), rnd(h, scale=0.1)
+    s["model.mm_projector.2.weight"], s["model.mm_projector.2.bias"] = rnd(h, h, scale=h**-0.5), rnd(h, scale=0.1)
+    return s
+
+
+def _save_bf16(state: dict[str, torch.Tensor], path: Path) -> None:
+    torch.save({k: v.to(torch.bfloat16) for k, v in state.items()}, path)
+
+
+def write_convllava(out: Path = OUT) -> None:
+    gen = torch.Generator().manual_seed(SEED)
+    tower = tower_state(gen)
+    language = language_state(gen)
+    sft, alone = out / "convllava-sft", out / "convllava-convnext"
+    for d in (sft, alone):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+    # Two shards, split inside the decoder like the real ones, the tower copy in the second.
+    keys = list(language)
+    first = {k: language[k] for k in keys[: len(keys) // 2]}
+    second = {**{k: language[k] for k in keys[len(keys) // 2 :]}, **{f"model.vision_tower.vision_tower.{k}": v for k, v in tower.items()}}
+    shards = {"pytorch_model-00001-of-00002.bin": first, "pytorch_model-00002-of-00002.bin": second}
+    for name, state in shards.items():
+        _save_bf16(state, sft / name)
+    total = sum(v.numel() * 2 for s in shards.values() for v in s.values())
+    index = {"metadata": {"total_size": total}, "weight_map": {k: name for name, s in shards.items() for k in sorted(s)}}
+    (sft / "pytorch_model.bin.index.json").write_text(json.dumps(index, indent=2))
+    config = {
+        "_name_or_path": "ConvLLaVA-sft-tiny",
+        "architectures": ["LlavaLlamaForCausalLM"],
+        "model_type": "llava_llama",
+        "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0,
+        "hidden_act": "silu", "initializer_range": 0.02, "rms_norm_eps": 1e-5, "tie_word_embeddings": False,
+        "num_key_value_heads": TEXT["num_attention_heads"], "vocab_size": VOCAB, "torch_dtype": "bfloat16", "use_cache": True,
+        **TEXT,
+        "image_aspect_ratio": "pad",
+        "mm_hidden_size": TOWER["hidden_sizes"][-1],
+        "mm_projector_type": "mlp2x_gelu",
+        "mm_vision_select_feature": "patch",
+        "mm_vision_select_layer": -1,
+        "mm_vision_tower": "ConvLLaVA/ConvLLaVA-ConvNeXt-tiny",
+        "mm_vision_resolution": RESOLUTION,
+        "mm_use_im_start_end": False, "mm_use_im_patch_token": False, "tokenizer_padding_side": "right",
+    }
+    (sft / "config.json").write_text(json.dumps(config, indent=2))
+    (sft / "generation_config.json").write_text(json.dumps({"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0, "max_length": 512}))
+    train_sentencepiece(sft / "tokenizer.model")
+    (sft / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False, "legacy": True,
+        "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<unk>", "model_max_length": 512,
+    }, indent=2))
+    (sft / "special_tokens_map.json").write_text(json.dumps({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<unk>"}))
+    # The tower repo: HF ConvNextModel.
+    (alone / "config.json").write_text(json.dumps({"architectures": ["ConvNextModel"], "model_type": "convnext", "layer_norm_eps": 1e-6,
+                                                    "hidden_act": "gelu", "image_size": RESOLUTION, **TOWER}, indent=2))
+    _save_bf16(tower, alone / "pytorch_model.bin")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    write_convllava(args.out)
+
+
+if __name__ == "__main__":
+    main()
