@@ -9,23 +9,53 @@ from __future__ import annotations
 
 import filecmp
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 from .__main__ import convert
 from .goldens import BUNDLE, FIXTURES
+from .tiny_release import write_safetensors
+
+
+def as_safetensors(sft: Path, out: Path) -> None:
+    """The same checkpoint as `model-0000k-of-00002.safetensors` shards + index."""
+    shutil.copytree(sft, out, ignore=shutil.ignore_patterns("pytorch_model*"))
+    index = json.loads((sft / "pytorch_model.bin.index.json").read_text())
+    weight_map = {}
+    for k, shard in enumerate(sorted(sft.glob("pytorch_model-*.bin")), start=1):
+        name = f"model-{k:05d}-of-00002.safetensors"
+        state = torch.load(shard)
+        write_safetensors(state, out / name)
+        weight_map.update({key: name for key in state})
+    (out / "model.safetensors.index.json").write_text(json.dumps({"metadata": index["metadata"], "weight_map": weight_map}))
+
+
+def same_bundle(out: Path) -> list[str]:
+    files = sorted(p.relative_to(BUNDLE) for p in BUNDLE.rglob("*") if p.is_file())
+    differ = [str(f) for f in files if not (out / f).exists() or not filecmp.cmp(BUNDLE / f, out / f, shallow=False)]
+    extra = [str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.relative_to(out) not in files]
+    return differ + extra
 
 
 def main() -> None:
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "bundle"
-        convert(FIXTURES / "convllava-sft", out, "q4", None)
-        files = sorted(p.relative_to(BUNDLE) for p in BUNDLE.rglob("*") if p.is_file())
-        differ = [str(f) for f in files if not filecmp.cmp(BUNDLE / f, out / f, shallow=False)]
-        if differ or sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) != files:
-            raise SystemExit(f"npm run convert no longer gives the committed bundle ({differ}); run python -m training.convert.goldens")
+        for source in ("bin", "safetensors"):
+            sft = FIXTURES / "convllava-sft"
+            if source == "safetensors":
+                sft = Path(tmp) / "sft-safetensors"
+                as_safetensors(FIXTURES / "convllava-sft", sft)
+            out = Path(tmp) / f"bundle-{source}"
+            convert(sft, out, "q4", None)
+            differ = same_bundle(out)
+            if differ:
+                raise SystemExit(f"npm run convert from {source} shards no longer gives the committed bundle ({differ}); "
+                                 "run python -m training.convert.goldens")
+        files = list(BUNDLE.rglob("*.*"))
     import sentencepiece as spm
 
     sp = spm.SentencePieceProcessor(model_file=str(FIXTURES / "convllava-sft/tokenizer.model"))
@@ -33,7 +63,8 @@ def main() -> None:
     for sample in golden["sentencepiece_samples"]:
         if sp.encode(sample["text"]) != sample["ids"]:
             raise SystemExit(f"SentencePiece ids changed for {sample['text']!r}")
-    print(f"[convert] tiny ConvLLaVA-sft -> {len(files)} bundle files identical to the committed ones ({time.time() - start:.1f} s)")
+    print(f"[convert] tiny ConvLLaVA-sft from .bin and from safetensors shards -> {len(files)} bundle files identical "
+          f"to the committed ones ({time.time() - start:.1f} s)")
 
 
 if __name__ == "__main__":

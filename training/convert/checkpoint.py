@@ -27,8 +27,8 @@ def _safetensors(path: Path) -> Iterator[tuple[str, torch.Tensor]]:
             continue
         begin, end = info["data_offsets"]
         raw = np.frombuffer(data[begin:end], dtype=SAFETENSORS_DTYPES[info["dtype"]]).reshape(info["shape"])
-        if info["dtype"] == "BF16":  # the top 16 bits of float32
-            yield name, torch.from_numpy((raw.astype(np.uint32) << 16).view(np.float32).copy())
+        if info["dtype"] == "BF16":  # the top 16 bits of float32: exact back in bfloat16
+            yield name, torch.from_numpy((raw.astype(np.uint32) << 16).view(np.float32).copy()).to(torch.bfloat16)
         else:
             yield name, torch.from_numpy(raw.copy())
 

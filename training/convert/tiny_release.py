@@ -167,3 +167,31 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def write_safetensors(state: dict[str, torch.Tensor], path: Path) -> None:
+    """safetensors written by hand: 8-byte little-endian header length, the JSON header
+    (space-padded to a multiple of 8), then each tensor's raw little-endian bytes. bf16 is
+    the top 16 bits of float32 (round to nearest even)."""
+    import numpy as np
+
+    header: dict = {}
+    blobs: list[bytes] = []
+    offset = 0
+    for name, tensor in state.items():
+        if tensor.dtype == torch.bfloat16:
+            bits = tensor.float().numpy().view(np.uint32)
+            raw = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype("<u2").tobytes()
+            dtype = "BF16"
+        else:
+            raw, dtype = tensor.float().numpy().astype("<f4").tobytes(), "F32"
+        header[name] = {"dtype": dtype, "shape": list(tensor.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with path.open("wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        for blob in blobs:
+            f.write(blob)
