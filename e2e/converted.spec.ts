@@ -3,9 +3,9 @@ import { expect, test } from '@playwright/test';
 import { openHarness } from './support';
 
 /**
- * A checkpoint converted by `npm run convert` (tiny ConvLLaVA-sft in the released format,
- * training/convert/) loads through the family registry in Chromium and answers with the
- * tokens of the PyTorch reference that ran the checkpoint's own tensors.
+ * Checkpoints converted by `npm run convert` (tiny ConvLLaVA-sft and MC-LLaVA in their
+ * released formats, training/convert/) load through the family registry in Chromium and
+ * answer with the tokens of the PyTorch reference that ran the checkpoint's own tensors.
  */
 const golden = JSON.parse(readFileSync(new URL('./fixtures/convert/golden.json', import.meta.url), 'utf8')) as {
   question: string;
@@ -32,4 +32,32 @@ test('a converted ConvLLaVA-sft checkpoint answers with the reference tokens on 
   expect(run.family).toBe('convllava');
   expect(run.visualTokens).toBe(golden.num_image_tokens);
   expect(run.ids).toEqual(golden.greedy_ids);
+});
+
+test('a converted MC-LLaVA checkpoint (Phi-2 decoder) answers with the reference tokens on wasm (fp32), crops and coords fed', async ({ page }) => {
+  const mc = JSON.parse(readFileSync(new URL('./fixtures/convert/mcllava-golden.json', import.meta.url), 'utf8')) as {
+    question: string;
+    image: string;
+    knobs: { max_crops: number; num_tokens: number };
+    greedy_ids: number[];
+    num_image_tokens: number;
+  };
+  await openHarness(page);
+  const run = await page.evaluate(
+    async ({ image, question, knobs }) => {
+      const model = await window.loupe.loadModel('/models/tiny-converted-mcllava/', { device: 'wasm', dtype: 'fp32', cache: false });
+      const chat = model.chat();
+      const summary = await chat.setImage(await (await fetch(image)).blob(), { maxCrops: knobs.max_crops, numTokens: knobs.num_tokens });
+      const ids: (number | null)[] = [];
+      for await (const piece of chat.ask(question, { maxNewTokens: 16 })) ids.push(piece.tokenId);
+      const out = { family: model.info.spec.family, visualTokens: summary.visualTokens, inputs: summary.plan.inputs.length, ids: ids.filter((id) => id !== null) };
+      await model.dispose();
+      return out;
+    },
+    { image: `/e2e/fixtures/convert/${mc.image}`, question: mc.question, knobs: mc.knobs },
+  );
+  expect(run.family).toBe('mc-llava');
+  expect(run.inputs).toBe(3);
+  expect(run.visualTokens).toBe(mc.num_image_tokens);
+  expect(run.ids).toEqual(mc.greedy_ids);
 });

@@ -1,8 +1,8 @@
 """npm run convert -- --from DIR --to public/models/NAME [--dtype fp32|q4] [--vision-tower DIR]
 
 Detects the released model from its config.json and writes a Loupe bundle. Supported
-here: ConvLLaVA-sft (LLaVA-llama + ConvNeXt). MC-LLaVA and PIIP-LLaVA are not converted
-yet (training/README.md says what is missing).
+here: ConvLLaVA-sft (LLaVA-llama + ConvNeXt) and MC-LLaVA (SigLIP crops + Phi-2).
+PIIP-LLaVA is not converted yet (README.md says what is missing).
 """
 
 from __future__ import annotations
@@ -14,22 +14,36 @@ from pathlib import Path
 from .. import export_onnx
 from ..make_tiny_bundle import _write_json
 from ..quantize import to_int8_weights, to_matmul_nbits
-from . import checkpoint, convllava
+from . import checkpoint, convllava, mcllava
 from .sentencepiece_json import tokenizer_json
 
 import onnx
+import torch
 
 
 def convert(source: Path, out: Path, dtype: str, vision_tower: Path | None) -> dict:
     config = json.loads((source / "config.json").read_text())
-    if not convllava.is_convllava(config):
-        raise SystemExit(f"{source}/config.json: not a checkpoint this converter knows (architectures {config.get('architectures')}, "
-                         f"mm_vision_tower {config.get('mm_vision_tower')!r}); supported: ConvLLaVA-sft (LlavaLlamaForCausalLM + ConvNeXt).")
-    tower_json = json.loads((vision_tower / "config.json").read_text()) if vision_tower else None
-    model, report = convllava.build_model(config, checkpoint.tensors(source), checkpoint.tensors(vision_tower) if vision_tower else None, tower_json)
+    if convllava.is_convllava(config):
+        kind = "convllava"
+        tower_json = json.loads((vision_tower / "config.json").read_text()) if vision_tower else None
+        model, report = convllava.build_model(config, checkpoint.tensors(source), checkpoint.tensors(vision_tower) if vision_tower else None, tower_json)
+    elif mcllava.detect(config):
+        kind = "mc-llava"
+        model, report = mcllava.build_model(config, checkpoint.tensors(source))
+    else:
+        raise SystemExit(f"{source}/config.json: not a checkpoint this converter knows (model_type {config.get('model_type')!r}, "
+                         f"architectures {config.get('architectures')}, mm_vision_tower {config.get('mm_vision_tower')!r}); "
+                         "supported: ConvLLaVA-sft (LlavaLlamaForCausalLM + ConvNeXt), MC-LLaVA (mc-llava).")
     onnx_dir = out / "onnx"
     onnx_dir.mkdir(parents=True, exist_ok=True)
-    vision = export_onnx.export_vision(model, onnx_dir / "vision_encoder.onnx")
+    if kind == "convllava":
+        vision = export_onnx.export_vision(model, onnx_dir / "vision_encoder.onnx")
+    else:
+        size = model.vision.encoder.cfg.image_size
+        gen = torch.Generator().manual_seed(0)
+        dummy = (torch.randn(2, 3, size, size, generator=gen), torch.rand(2, 2, generator=gen))
+        axes = {"pixel_values": {0: "batch_size"}, "coords": {0: "batch_size"}, "image_features": {0: "batch_size"}}
+        vision = export_onnx._export(model.vision, dummy, onnx_dir / "vision_encoder.onnx", ["pixel_values", "coords"], ["image_features"], axes)
     export_onnx.export_embed(model, onnx_dir / "embed_tokens.onnx")
     decoder = export_onnx.export_decoder(model, onnx_dir / "decoder_model_merged.onnx")
     dtypes = {"vision_encoder": "fp32", "embed_tokens": "fp32", "decoder_model_merged": "fp32"}
@@ -37,10 +51,15 @@ def convert(source: Path, out: Path, dtype: str, vision_tower: Path | None) -> d
         onnx.save(to_int8_weights(vision)[0], str(onnx_dir / "vision_encoder_int8.onnx"))
         onnx.save(to_matmul_nbits(decoder)[0], str(onnx_dir / "decoder_model_merged_q4.onnx"))
         dtypes = {"vision_encoder": "int8", "embed_tokens": "fp32", "decoder_model_merged": "q4"}
-    tokenizer = tokenizer_json(str(source / "tokenizer.model"), [convllava.IMAGE_TOKEN])
-    for name, content in convllava.json_files(config, model, report, tokenizer, dtypes).items():
+    if kind == "convllava":
+        files = convllava.json_files(config, model, report, tokenizer_json(str(source / "tokenizer.model"), [convllava.IMAGE_TOKEN]), dtypes)
+    else:
+        tokenizer = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
+        tokenizer_config = json.loads((source / "tokenizer_config.json").read_text()) if (source / "tokenizer_config.json").exists() else {}
+        files = mcllava.json_files(config, model, report, tokenizer, tokenizer_config, dtypes)
+    for name, content in files.items():
         _write_json(out / name, content)
-    return {"bundle": str(out), "dtypes": dtypes, **report}
+    return {"bundle": str(out), "kind": kind, "dtypes": dtypes, **report}
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
-"""CI check (`npm run test:train`): converting the committed tiny ConvLLaVA-sft checkpoint
-gives the committed bundle, byte for byte, and its tokenizer.json encodes like the
-checkpoint's SentencePiece model on the golden samples.
+"""CI check (`npm run test:train`): converting the committed tiny ConvLLaVA-sft and
+MC-LLaVA checkpoints gives the committed bundles, byte for byte, and SentencePiece still
+encodes the golden samples as recorded.
 
     /usr/bin/python3 -m training.convert.check
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .__main__ import convert
-from .goldens import BUNDLE, FIXTURES
+from .goldens import BUNDLE, FIXTURES, MC_BUNDLE
 from .tiny_release import write_safetensors
 
 
@@ -34,9 +34,9 @@ def as_safetensors(sft: Path, out: Path) -> None:
     (out / "model.safetensors.index.json").write_text(json.dumps({"metadata": index["metadata"], "weight_map": weight_map}))
 
 
-def same_bundle(out: Path) -> list[str]:
-    files = sorted(p.relative_to(BUNDLE) for p in BUNDLE.rglob("*") if p.is_file())
-    differ = [str(f) for f in files if not (out / f).exists() or not filecmp.cmp(BUNDLE / f, out / f, shallow=False)]
+def same_bundle(out: Path, bundle: Path = BUNDLE) -> list[str]:
+    files = sorted(p.relative_to(bundle) for p in bundle.rglob("*") if p.is_file())
+    differ = [str(f) for f in files if not (out / f).exists() or not filecmp.cmp(bundle / f, out / f, shallow=False)]
     extra = [str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.relative_to(out) not in files]
     return differ + extra
 
@@ -55,7 +55,12 @@ def main() -> None:
             if differ:
                 raise SystemExit(f"npm run convert from {source} shards no longer gives the committed bundle ({differ}); "
                                  "run python -m training.convert.goldens")
-        files = list(BUNDLE.rglob("*.*"))
+        out = Path(tmp) / "bundle-mcllava"
+        convert(FIXTURES / "mcllava", out, "q4", None)
+        differ = same_bundle(out, MC_BUNDLE)
+        if differ:
+            raise SystemExit(f"npm run convert of the MC-LLaVA release no longer gives the committed bundle ({differ})")
+        files = list(BUNDLE.rglob("*.*")) + list(MC_BUNDLE.rglob("*.*"))
     import sentencepiece as spm
 
     sp = spm.SentencePieceProcessor(model_file=str(FIXTURES / "convllava-sft/tokenizer.model"))
@@ -63,8 +68,8 @@ def main() -> None:
     for sample in golden["sentencepiece_samples"]:
         if sp.encode(sample["text"]) != sample["ids"]:
             raise SystemExit(f"SentencePiece ids changed for {sample['text']!r}")
-    print(f"[convert] tiny ConvLLaVA-sft from .bin and from safetensors shards -> {len(files)} bundle files identical "
-          f"to the committed ones ({time.time() - start:.1f} s)")
+    print(f"[convert] tiny ConvLLaVA-sft (from .bin and from safetensors shards) and MC-LLaVA -> {len(files)} bundle files "
+          f"identical to the committed ones ({time.time() - start:.1f} s)")
 
 
 if __name__ == "__main__":

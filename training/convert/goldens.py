@@ -9,7 +9,10 @@ is checked against (src/models/convert.test.ts, e2e/converted.spec.ts).
    must be byte-identical);
 3. `reference_convllava` runs the checkpoint's own tensors on the 200x150 test image:
    pixels, features, prompt ids (LLaVA's tokenizer_image_token with SentencePiece), first
-   logits, 16 greedy ids -> e2e/fixtures/convert/golden.json + .f32 files.
+   logits, 16 greedy ids -> e2e/fixtures/convert/golden.json + .f32 files;
+4. the same for the tiny MC-LLaVA release (`public/models/tiny-converted-mcllava/`,
+   `reference_mcllava` on a 640 x 480 image at max_crops 4 / num_tokens 96 ->
+   e2e/fixtures/convert/mcllava-golden.json).
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import torch
 
 from ..make_tiny_bundle import _stats, _write_f32, _write_json
 from ..preprocess import make_test_image
-from . import checkpoint, reference_convllava as ref, tiny_release
+from ..quantize import dequantize_q4, quantize_q4
+from ..tokenizer_bpe import ByteLevelBPE
+from . import checkpoint, reference_convllava as ref, reference_mcllava as ref_mc, tiny_release
 from .__main__ import convert
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,6 +42,7 @@ SAMPLES = ["Hello world!", "café 🙂 naïve", "  two  spaces\tand\ttabs\n\nend
 
 def main() -> None:
     tiny_release.write_convllava(FIXTURES)
+    tiny_release.write_mcllava(FIXTURES)
     sft = FIXTURES / "convllava-sft"
     shutil.rmtree(BUNDLE, ignore_errors=True)
     report = convert(sft, BUNDLE, "q4", None)
@@ -87,6 +93,62 @@ def main() -> None:
         "converter": report,
     }
     _write_json(FIXTURES / "golden.json", golden)
+    print(json.dumps({k: golden[k] for k in ("greedy_ids", "min_top2_margin", "num_image_tokens")}))
+    mcllava_goldens()
+
+
+MC_BUNDLE = REPO / "public/models/tiny-converted-mcllava"
+MC_KNOBS = {"max_crops": 4, "num_tokens": 96}
+
+
+def _q4_grid(weight: torch.Tensor) -> torch.Tensor:
+    b = weight.numpy().T  # ONNX MatMul B is [K, N]
+    return torch.from_numpy(dequantize_q4(*quantize_q4(b), k=b.shape[0]).T.copy())
+
+
+def mcllava_goldens() -> None:
+    """The tiny MC-LLaVA release: converted, and the reference on the 640 x 480 test image
+    at max_crops 4 / num_tokens 96 (3 images: the whole image and two crops)."""
+    source = FIXTURES / "mcllava"
+    shutil.rmtree(MC_BUNDLE, ignore_errors=True)
+    report = convert(source, MC_BUNDLE, "q4", None)
+    config = json.loads((source / "config.json").read_text())
+    state = {k: v.float() for k, v in checkpoint.tensors(source)}
+    model = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))["model"]
+    specials = tuple(t for t in tiny_release.MC_SPECIALS)
+    tok = ByteLevelBPE(vocab=model["vocab"], merges=[tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]], special_tokens=specials)
+    image = make_test_image(640, 480)
+    image.save(FIXTURES / "mcllava-image.png", optimize=True)
+    pixels, coords, keep = ref_mc.crops(image, MC_KNOBS["max_crops"], MC_KNOBS["num_tokens"])
+    feats = ref_mc.features(state, config, pixels, coords, keep)
+    ids = tok.encode(f"<|im_start|>user\n<image>\n{QUESTION}<|im_end|>\n<|im_start|>assistant\n")
+    first, greedy_ids, margin = ref_mc.greedy(state, config, ids, config["image_token_index"], feats, 16)
+    _write_f32(FIXTURES / "mcllava-image_features.f32", feats)
+    _write_f32(FIXTURES / "mcllava-first_logits.f32", first)
+    # What the q4 decoder must compute: the reference with every decoder MatMul weight
+    # through 4-bit quantize -> dequantize (the MatMulNBits path checked exactly, apart
+    # from how much 4 bits lose on these random weights).
+    snapped = {k: (_q4_grid(v) if v.dim() == 2 and k.startswith("language_model.") and "embed_tokens" not in k else v) for k, v in state.items()}
+    first_q4, _, _ = ref_mc.greedy(snapped, config, ids, config["image_token_index"], feats, 1)
+    _write_f32(FIXTURES / "mcllava-first_logits_q4_reference.f32", first_q4)
+    golden = {
+        "question": QUESTION,
+        "image": "mcllava-image.png",
+        "knobs": MC_KNOBS,
+        "prompt_ids": ids,  # one <image>, replaced by all the image's tokens
+        "image_token_id": config["image_token_index"],
+        "num_image_tokens": feats.shape[1],
+        "keep": keep,
+        "coords": coords.tolist(),
+        "image_features": {"file": "mcllava-image_features.f32", "shape": list(feats.shape), **_stats(feats)},
+        "first_logits": {"file": "mcllava-first_logits.f32", "argmax": int(first.argmax())},
+        "first_logits_q4_reference": {"file": "mcllava-first_logits_q4_reference.f32", "cosine_to_fp32": float(torch.nn.functional.cosine_similarity(first, first_q4, 0))},
+        "greedy_ids": greedy_ids,
+        "greedy_text": tok.decode(greedy_ids),
+        "min_top2_margin": margin,
+        "converter": report,
+    }
+    _write_json(FIXTURES / "mcllava-golden.json", golden)
     print(json.dumps({k: golden[k] for k in ("greedy_ids", "min_top2_margin", "num_image_tokens")}))
 
 

@@ -12,7 +12,15 @@ SentencePiece BPE `tokenizer.model` (byte fallback, <unk> <s> </s>) and LLaVA's
 tokenizer_config / special_tokens_map / generation_config. `convllava-convnext/`: the tower
 alone, as the separate `ConvLLaVA-ConvNeXt-*` repos hold it (HF ConvNextModel config and
 `pytorch_model.bin`, layer scale spelt `layer_scale_parameter`), for a sft directory
-without the copy (`--drop-tower-copy`).
+without the copy.
+
+`mcllava/`: MC-LLaVA-3b's layout: `model_type` mc-llava, two bf16 safetensors shards
+written by hand with `model.safetensors.index.json`, the SigLIP tower under
+`vision_model.vision_tower.vision_model.` (its unused `post_layernorm` included),
+`vision_model.coord_embed.{0,2}`, `multi_modal_projector.linear_{1,2}`, the Phi-2
+decoder under `language_model.` (biased q/k/v/`dense`, fc1/fc2, `final_layernorm`,
+biased `lm_head`), a byte-level BPE `tokenizer.json` with `<|im_end|>` `<|im_start|>`
+`<image>` `<pad>` appended in the released order.
 """
 
 from __future__ import annotations
@@ -163,6 +171,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     write_convllava(args.out)
+    write_mcllava(args.out)
 
 
 if __name__ == "__main__":
@@ -195,3 +204,94 @@ def write_safetensors(state: dict[str, torch.Tensor], path: Path) -> None:
         f.write(text)
         for blob in blobs:
             f.write(blob)
+
+
+# MC-LLaVA-3b in miniature: SigLIP so400m/14 @384 (1152 wide, 27 layers) -> 32 wide, 2
+# layers, patch 32; Phi-2 (2560 wide, 32 layers) -> 64 wide, 2 layers, head 16, rotary 0.4.
+MC_VISION = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 384, "patch_size": 32}
+MC_TEXT = {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4, "partial_rotary_factor": 0.4,
+           "layer_norm_eps": 1e-5, "rope_theta": 10000.0, "max_position_embeddings": 512}
+MC_VOCAB = 400
+# Appended after the BPE, in the released order (ids 50295-50298 there).
+MC_SPECIALS = ("<|im_end|>", "<|im_start|>", "<image>", "<pad>")
+
+
+def mcllava_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """MC-LLaVA's tensor names (REAL-MODELS.md §2), random values; SigLIP's post_layernorm
+    is there and must be ignored."""
+    v, t = MC_VISION, MC_TEXT
+    rnd = lambda *shape, scale: torch.randn(*shape, generator=gen) * scale  # noqa: E731
+    d, m, grid = v["hidden_size"], v["intermediate_size"], (v["image_size"] // v["patch_size"]) ** 2
+    tower = "vision_model.vision_tower.vision_model."
+    s = {tower + "embeddings.patch_embedding.weight": rnd(d, 3, v["patch_size"], v["patch_size"], scale=(3 * v["patch_size"] ** 2) ** -0.5),
+         tower + "embeddings.patch_embedding.bias": rnd(d, scale=0.1),
+         tower + "embeddings.position_embedding.weight": rnd(grid, d, scale=0.5)}
+    for i in range(v["num_hidden_layers"]):
+        p = f"{tower}encoder.layers.{i}."
+        for n in ("layer_norm1", "layer_norm2"):
+            s[p + n + ".weight"], s[p + n + ".bias"] = 1 + rnd(d, scale=0.1), rnd(d, scale=0.1)
+        for n in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            s[p + f"self_attn.{n}.weight"], s[p + f"self_attn.{n}.bias"] = rnd(d, d, scale=d**-0.5), rnd(d, scale=0.1)
+        s[p + "mlp.fc1.weight"], s[p + "mlp.fc1.bias"] = rnd(m, d, scale=d**-0.5), rnd(m, scale=0.1)
+        s[p + "mlp.fc2.weight"], s[p + "mlp.fc2.bias"] = rnd(d, m, scale=m**-0.5), rnd(d, scale=0.1)
+    s[tower + "post_layernorm.weight"], s[tower + "post_layernorm.bias"] = 1 + rnd(d, scale=0.5), rnd(d, scale=0.5)
+    s["vision_model.coord_embed.0.weight"], s["vision_model.coord_embed.0.bias"] = rnd(d, 2, scale=1.0), rnd(d, scale=0.1)
+    s["vision_model.coord_embed.2.weight"], s["vision_model.coord_embed.2.bias"] = rnd(d, d, scale=d**-0.5), rnd(d, scale=0.1)
+    h, f, vocab = t["hidden_size"], t["intermediate_size"], MC_VOCAB
+    s["multi_modal_projector.linear_1.weight"], s["multi_modal_projector.linear_1.bias"] = rnd(h, d, scale=d**-0.5), rnd(h, scale=0.1)
+    s["multi_modal_projector.linear_2.weight"], s["multi_modal_projector.linear_2.bias"] = rnd(h, h, scale=h**-0.5), rnd(h, scale=0.1)
+    s["language_model.model.embed_tokens.weight"] = rnd(vocab, h, scale=1.0)
+    for i in range(t["num_hidden_layers"]):
+        p = f"language_model.model.layers.{i}."
+        s[p + "input_layernorm.weight"], s[p + "input_layernorm.bias"] = 1 + rnd(h, scale=0.1), rnd(h, scale=0.1)
+        for n in ("q_proj", "k_proj", "v_proj", "dense"):
+            s[p + f"self_attn.{n}.weight"], s[p + f"self_attn.{n}.bias"] = rnd(h, h, scale=h**-0.5), rnd(h, scale=0.1)
+        s[p + "mlp.fc1.weight"], s[p + "mlp.fc1.bias"] = rnd(f, h, scale=h**-0.5), rnd(f, scale=0.1)
+        s[p + "mlp.fc2.weight"], s[p + "mlp.fc2.bias"] = rnd(h, f, scale=f**-0.5), rnd(h, scale=0.1)
+    s["language_model.model.final_layernorm.weight"], s["language_model.model.final_layernorm.bias"] = 1 + rnd(h, scale=0.1), rnd(h, scale=0.1)
+    s["language_model.lm_head.weight"], s["language_model.lm_head.bias"] = rnd(vocab, h, scale=3.0 * h**-0.5), rnd(vocab, scale=0.1)
+    return s
+
+
+def write_mcllava(out: Path = OUT) -> None:
+    from ..corpus import CORPUS as corpus
+    from ..tokenizer_bpe import ByteLevelBPE
+
+    root = out / "mcllava"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    state = {k: v.to(torch.bfloat16) for k, v in mcllava_state(torch.Generator().manual_seed(SEED + 1)).items()}
+    keys = sorted(state)
+    shards = {"model-00001-of-00002.safetensors": keys[: len(keys) // 2], "model-00002-of-00002.safetensors": keys[len(keys) // 2 :]}
+    for name, names in shards.items():
+        write_safetensors({k: state[k] for k in names}, root / name)
+    total = sum(v.numel() * 2 for v in state.values())
+    index = {"metadata": {"total_size": total}, "weight_map": {k: name for name, names in shards.items() for k in names}}
+    (root / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+    chatml = "\n".join(f"<|im_start|>{r}\n{c}<|im_end|>" for r, c in (("user", "What is in the image?"), ("assistant", "A red circle.")))
+    tok = ByteLevelBPE.train(corpus + "\n" + chatml * 3, MC_VOCAB, special_tokens=MC_SPECIALS, specials_last=True)
+    (root / "tokenizer.json").write_text(json.dumps(tok.tokenizer_json(), ensure_ascii=False))
+    ids = {t: tok.vocab[t] for t in MC_SPECIALS}
+    (root / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "CodeGenTokenizer", "bos_token": "<|endoftext|>", "eos_token": "<|im_end|>", "pad_token": "<pad>",
+        "unk_token": "<|endoftext|>", "model_max_length": MC_TEXT["max_position_embeddings"],
+        "added_tokens_decoder": {str(i): {"content": t, "special": True, "lstrip": False, "rstrip": False, "normalized": False, "single_word": False}
+                                 for t, i in ids.items()},
+    }, indent=2))
+    config = {
+        "_name_or_path": "MC-LLaVA-3b-tiny",
+        "architectures": ["LlavaForCausalLM"],
+        "auto_map": {"AutoConfig": "configuration_llava.LlavaConfig", "AutoModelForCausalLM": "modeling_llava.LlavaForCausalLM"},
+        "model_type": "mc-llava",
+        "image_token_index": ids["<image>"],
+        "pad_token_id": ids["<pad>"],
+        "projector_hidden_act": "gelu",
+        "vision_embed_dim": MC_VISION["hidden_size"],
+        "vocab_size": MC_VOCAB,
+        "text_config": {"model_type": "phi", "architectures": ["PhiForCausalLM"], "hidden_act": "gelu_new", "vocab_size": MC_VOCAB,
+                        "qk_layernorm": False, "eos_token_id": ids["<|im_end|>"], **MC_TEXT},
+        "vision_config": {"model_type": "siglip_vision_model", "hidden_act": "gelu_pytorch_tanh", "layer_norm_eps": 1e-6, **MC_VISION},
+        "torch_dtype": "bfloat16",
+    }
+    (root / "config.json").write_text(json.dumps(config, indent=2))
+    (root / "generation_config.json").write_text(json.dumps({"eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<pad>"]}))

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..loupe_models import MlpGeluProjector
+from ..loupe_models.phi import TanhGeluMlp
 from .clip_vit import ClipAttention
 
 
@@ -34,24 +35,13 @@ class SiglipConfig:
         return (self.image_size // self.patch_size) ** 2
 
 
-class SiglipMlp(nn.Module):
-    def __init__(self, cfg: SiglipConfig):
-        super().__init__()
-        self.fc1 = nn.Linear(cfg.hidden_size, cfg.intermediate_size)
-        self.act = nn.GELU(approximate="tanh")
-        self.fc2 = nn.Linear(cfg.intermediate_size, cfg.hidden_size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
-
-
 class SiglipLayer(nn.Module):
     def __init__(self, cfg: SiglipConfig):
         super().__init__()
         self.layer_norm1 = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
         self.self_attn = ClipAttention(cfg)  # same maths: MHA with q/k/v/out biases
         self.layer_norm2 = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
-        self.mlp = SiglipMlp(cfg)
+        self.mlp = TanhGeluMlp(cfg.hidden_size, cfg.intermediate_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.self_attn(self.layer_norm1(x))
