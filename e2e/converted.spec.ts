@@ -12,27 +12,38 @@ const golden = JSON.parse(readFileSync(new URL('./fixtures/convert/golden.json',
   image: string;
   greedy_ids: number[];
   num_image_tokens: number;
+  first_logits_q4_reference: { greedy_ids: number[] };
 };
 
-test('a converted ConvLLaVA-sft checkpoint answers with the reference tokens on wasm (fp32)', async ({ page }) => {
-  await openHarness(page);
-  const run = await page.evaluate(
-    async ({ image, question }) => {
-      const model = await window.loupe.loadModel('/models/tiny-converted-convllava/', { device: 'wasm', dtype: 'fp32', cache: false });
-      const chat = model.chat();
-      const summary = await chat.setImage(await (await fetch(image)).blob());
-      const ids: (number | null)[] = [];
-      for await (const piece of chat.ask(question, { maxNewTokens: 16 })) ids.push(piece.tokenId);
-      const out = { family: model.info.spec.family, visualTokens: summary.visualTokens, ids: ids.filter((id) => id !== null) };
-      await model.dispose();
-      return out;
-    },
-    { image: `/e2e/fixtures/convert/${golden.image}`, question: golden.question },
-  );
-  expect(run.family).toBe('convllava');
-  expect(run.visualTokens).toBe(golden.num_image_tokens);
-  expect(run.ids).toEqual(golden.greedy_ids);
-});
+for (const dtype of ['fp32', 'q4'] as const) {
+  test(`a converted ConvLLaVA-sft checkpoint answers with the reference tokens on wasm (${dtype}${dtype === 'q4' ? ': the streamed decoder and its .onnx_data' : ''})`, async ({ page }) => {
+    await openHarness(page);
+    const run = await page.evaluate(
+      async ({ image, question, dtype }) => {
+        const downloads: string[] = [];
+        const onProgress = (p: { stage: string; file?: string }) => {
+          if (p.stage === 'download' && p.file && !downloads.includes(p.file)) downloads.push(p.file);
+        };
+        // q4: the converter's quantised set (int8 encoder, fp32 embeddings, q4 decoder).
+        const dtypes = dtype === 'fp32' ? 'fp32' : ({ vision_encoder: 'int8', embed_tokens: 'fp32', decoder_model_merged: 'q4' } as const);
+        const model = await window.loupe.loadModel('/models/tiny-converted-convllava/', { device: 'wasm', dtype: dtypes, cache: false, onProgress });
+        const chat = model.chat();
+        const summary = await chat.setImage(await (await fetch(image)).blob());
+        const ids: (number | null)[] = [];
+        for await (const piece of chat.ask(question, { maxNewTokens: 16 })) ids.push(piece.tokenId);
+        const out = { family: model.info.spec.family, visualTokens: summary.visualTokens, ids: ids.filter((id) => id !== null), downloads };
+        await model.dispose();
+        return out;
+      },
+      { image: `/e2e/fixtures/convert/${golden.image}`, question: golden.question, dtype },
+    );
+    expect(run.family).toBe('convllava');
+    expect(run.visualTokens).toBe(golden.num_image_tokens);
+    // q4: the PyTorch reference with the decoder's weights on the 4-bit grid.
+    expect(run.ids).toEqual(dtype === 'fp32' ? golden.greedy_ids : golden.first_logits_q4_reference.greedy_ids);
+    expect(run.downloads.includes('onnx/decoder_model_merged_q4.onnx_data')).toBe(dtype === 'q4');
+  });
+}
 
 test('a converted MC-LLaVA checkpoint (Phi-2 decoder) answers with the reference tokens on wasm (fp32), crops and coords fed', async ({ page }) => {
   const mc = JSON.parse(readFileSync(new URL('./fixtures/convert/mcllava-golden.json', import.meta.url), 'utf8')) as {

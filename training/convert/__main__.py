@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 from .. import export_onnx
 from ..make_tiny_bundle import _write_json
 from ..quantize import to_int8_weights, to_matmul_nbits
-from . import checkpoint, convllava, mcllava
+from . import checkpoint, convllava, mcllava, stream_decoder
 from .sentencepiece_json import tokenizer_json
 
 import onnx
@@ -22,11 +23,16 @@ import torch
 
 
 def convert(source: Path, out: Path, dtype: str, vision_tower: Path | None) -> dict:
+    """fp32: every graph through PyTorch (the whole model in memory). q4: the int8 encoder
+    and fp32 embeddings through PyTorch, and (ConvLLaVA) the decoder streamed tensor by
+    tensor into MatMulNBits blocks (stream_decoder.py), never held as a module."""
     config = json.loads((source / "config.json").read_text())
+    streamed = dtype == "q4" and convllava.is_convllava(config)
     if convllava.is_convllava(config):
         kind = "convllava"
         tower_json = json.loads((vision_tower / "config.json").read_text()) if vision_tower else None
-        model, report = convllava.build_model(config, checkpoint.tensors(source), checkpoint.tensors(vision_tower) if vision_tower else None, tower_json)
+        model, report = convllava.build_model(config, checkpoint.tensors(source), checkpoint.tensors(vision_tower) if vision_tower else None,
+                                              tower_json, decoder=not streamed)
     elif mcllava.detect(config):
         kind = "mc-llava"
         model, report = mcllava.build_model(config, checkpoint.tensors(source))
@@ -36,29 +42,41 @@ def convert(source: Path, out: Path, dtype: str, vision_tower: Path | None) -> d
                          "supported: ConvLLaVA-sft (LlavaLlamaForCausalLM + ConvNeXt), MC-LLaVA (mc-llava).")
     onnx_dir = out / "onnx"
     onnx_dir.mkdir(parents=True, exist_ok=True)
+    scratch = tempfile.TemporaryDirectory()  # fp32 graphs that only feed a quantised one
+    traced = onnx_dir if dtype == "fp32" else Path(scratch.name)
     if kind == "convllava":
-        vision = export_onnx.export_vision(model, onnx_dir / "vision_encoder.onnx")
+        vision = export_onnx.export_vision(model, traced / "vision_encoder.onnx")
     else:
         size = model.vision.encoder.cfg.image_size
         gen = torch.Generator().manual_seed(0)
         dummy = (torch.randn(2, 3, size, size, generator=gen), torch.rand(2, 2, generator=gen))
         axes = {"pixel_values": {0: "batch_size"}, "coords": {0: "batch_size"}, "image_features": {0: "batch_size"}}
-        vision = export_onnx._export(model.vision, dummy, onnx_dir / "vision_encoder.onnx", ["pixel_values", "coords"], ["image_features"], axes)
+        vision = export_onnx._export(model.vision, dummy, traced / "vision_encoder.onnx", ["pixel_values", "coords"], ["image_features"], axes)
     export_onnx.export_embed(model, onnx_dir / "embed_tokens.onnx")
-    decoder = export_onnx.export_decoder(model, onnx_dir / "decoder_model_merged.onnx")
-    dtypes = {"vision_encoder": "fp32", "embed_tokens": "fp32", "decoder_model_merged": "fp32"}
-    if dtype == "q4":
+    external: dict[str, int] = {}
+    if dtype == "fp32":
+        export_onnx.export_decoder(model, onnx_dir / "decoder_model_merged.onnx")
+        dtypes = {"vision_encoder": "fp32", "embed_tokens": "fp32", "decoder_model_merged": "fp32"}
+    else:
         onnx.save(to_int8_weights(vision)[0], str(onnx_dir / "vision_encoder_int8.onnx"))
-        onnx.save(to_matmul_nbits(decoder)[0], str(onnx_dir / "decoder_model_merged_q4.onnx"))
+        if streamed:
+            vocab = config["vocab_size"]
+            written = stream_decoder.write_llama_q4(config, checkpoint.tensors(source), onnx_dir / "decoder_model_merged_q4.onnx",
+                                                    extra_rows=1, never={vocab: convllava.NEVER})
+            external["decoder_model_merged_q4.onnx"] = len(written["data_files"])
+        else:
+            decoder = export_onnx.export_decoder(model, traced / "decoder_model_merged.onnx")
+            onnx.save(to_matmul_nbits(decoder)[0], str(onnx_dir / "decoder_model_merged_q4.onnx"))
         dtypes = {"vision_encoder": "int8", "embed_tokens": "fp32", "decoder_model_merged": "q4"}
     if kind == "convllava":
-        files = convllava.json_files(config, model, report, tokenizer_json(str(source / "tokenizer.model"), [convllava.IMAGE_TOKEN]), dtypes)
+        files = convllava.json_files(config, model, report, tokenizer_json(str(source / "tokenizer.model"), [convllava.IMAGE_TOKEN]), dtypes, external)
     else:
         tokenizer = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
         tokenizer_config = json.loads((source / "tokenizer_config.json").read_text()) if (source / "tokenizer_config.json").exists() else {}
         files = mcllava.json_files(config, model, report, tokenizer, tokenizer_config, dtypes)
     for name, content in files.items():
         _write_json(out / name, content)
+    scratch.cleanup()
     return {"bundle": str(out), "kind": kind, "dtypes": dtypes, **report}
 
 
@@ -66,7 +84,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--from", dest="source", type=Path, required=True, help="the released checkpoint directory")
     parser.add_argument("--to", dest="out", type=Path, required=True, help="bundle directory to write")
-    parser.add_argument("--dtype", choices=["fp32", "q4"], default="fp32")
+    parser.add_argument("--dtype", choices=["fp32", "q4"], default="q4",
+                        help="q4: int8 encoder, fp32 embeddings, q4 decoder (ConvLLaVA's streamed, memory-safe at 7B); fp32: everything in fp32 "
+                             "(the whole model in memory). Run both into one directory for both.")
     parser.add_argument("--vision-tower", type=Path, help="separate ConvNeXt checkpoint when the sft shards hold no tower copy")
     args = parser.parse_args()
     print(json.dumps(convert(args.source, args.out, args.dtype, args.vision_tower)))

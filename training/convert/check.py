@@ -50,12 +50,14 @@ def main() -> None:
                 sft = Path(tmp) / "sft-safetensors"
                 as_safetensors(FIXTURES / "convllava-sft", sft)
             out = Path(tmp) / f"bundle-{source}"
+            convert(sft, out, "fp32", None)
             convert(sft, out, "q4", None)
             differ = same_bundle(out)
             if differ:
                 raise SystemExit(f"npm run convert from {source} shards no longer gives the committed bundle ({differ}); "
                                  "run python -m training.convert.goldens")
         out = Path(tmp) / "bundle-mcllava"
+        convert(FIXTURES / "mcllava", out, "fp32", None)
         convert(FIXTURES / "mcllava", out, "q4", None)
         differ = same_bundle(out, MC_BUNDLE)
         if differ:

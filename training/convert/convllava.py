@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..loupe_models import ConvNeXtConfig, LlamaConfig
-from ..tiny_model import TinyConvLlava
+from ..tiny_model import TinyConvLlava, VisionTower
 
 TOWER_PREFIXES = ("model.vision_tower.vision_tower.", "vision_tower.vision_tower.")
 IMAGE_TOKEN = "<image>"
@@ -93,35 +93,49 @@ def text_config(config: dict) -> LlamaConfig:
     )
 
 
+class VisionAndEmbeddings(nn.Module):
+    """The parts exported through PyTorch when the decoder is streamed (stream_decoder.py):
+    what `export_vision` and `export_embed` read, never the 27 GB fp32 decoder."""
+
+    def __init__(self, vision: ConvNeXtConfig, text: LlamaConfig):
+        super().__init__()
+        self.vision_cfg, self.text_cfg = vision, text
+        self.vision = VisionTower(vision, text.hidden_size)
+        self.embed_tokens = nn.Embedding(text.vocab_size, text.hidden_size)
+
+
 @torch.no_grad()
-def build_model(config: dict, weights, tower_weights=None, tower_json: dict | None = None) -> tuple[TinyConvLlava, dict]:
+def build_model(config: dict, weights, tower_weights=None, tower_json: dict | None = None, decoder: bool = True) -> tuple[nn.Module, dict]:
     """Loupe's ConvLLaVA module filled from the checkpoint's tensors (iterables of (name,
-    tensor), read shard by shard) -> (model, report with the weight bytes and largest tensor)."""
+    tensor), read shard by shard) -> (model, report with the weight bytes and largest
+    tensor). decoder=False: only the tower, projector and embeddings are kept in memory."""
     mapped: dict[str, torch.Tensor] = {}
     sizes: dict[str, int] = {}
     for source in (weights, tower_weights or ()):
         for name, tensor in source:
             tower_name = next((name[len(p):] for p in TOWER_PREFIXES if name.startswith(p)), name if source is tower_weights else None)
             key = _tower_key(tower_name) if tower_name is not None else _language_key(name)
-            if key is None:
-                continue
-            if key in mapped and source is tower_weights:
+            if key is None or (key in mapped and source is tower_weights):
                 continue  # the copy in the sft shards wins over a separate tower
-            mapped[key] = tensor.float()
             sizes[name] = tensor.numel() * tensor.element_size()
+            if decoder or not key.startswith("decoder."):
+                mapped[key] = tensor.float()
     names = [k for k in mapped if k.startswith("vision.encoder.")]
     vision = tower_config(names, tower_json)
     if not vision.hidden_sizes:
         vision.hidden_sizes = [mapped[f"vision.encoder.stages.{i}.blocks.0.norm.weight"].shape[0] for i in range(len(vision.depths))]
     text = text_config(config)
-    model = TinyConvLlava(vision, text)
     vocab, width = config["vocab_size"], text.hidden_size
     mapped["embed_tokens.weight"] = torch.cat([mapped["embed_tokens.weight"], torch.zeros(1, width)])
-    mapped["decoder.lm_head.weight"] = torch.cat([mapped["decoder.lm_head.weight"], torch.zeros(1, width)])
-    model.decoder.lm_head = nn.Linear(width, vocab + 1, bias=True)
-    bias = torch.zeros(vocab + 1)
-    bias[vocab] = NEVER
-    mapped["decoder.lm_head.bias"] = bias
+    if decoder:
+        model = TinyConvLlava(vision, text)
+        mapped["decoder.lm_head.weight"] = torch.cat([mapped["decoder.lm_head.weight"], torch.zeros(1, width)])
+        model.decoder.lm_head = nn.Linear(width, vocab + 1, bias=True)
+        bias = torch.zeros(vocab + 1)
+        bias[vocab] = NEVER
+        mapped["decoder.lm_head.bias"] = bias
+    else:
+        model = VisionAndEmbeddings(vision, text)
     missing, unexpected = model.load_state_dict(mapped, strict=False)
     if missing or unexpected:
         raise SystemExit(f"checkpoint does not fill Loupe's ConvLLaVA: missing {missing[:8]}, unexpected {unexpected[:8]}")
@@ -130,7 +144,7 @@ def build_model(config: dict, weights, tower_weights=None, tower_json: dict | No
     return model.eval(), report
 
 
-def json_files(config: dict, model: TinyConvLlava, report: dict, tokenizer: dict, dtypes: dict[str, str]) -> dict[str, dict]:
+def json_files(config: dict, model: nn.Module, report: dict, tokenizer: dict, dtypes: dict[str, str], external: dict[str, int]) -> dict[str, dict]:
     v, t = model.vision_cfg, model.text_cfg
     vocab = config["vocab_size"]
     resolution = int(config.get("mm_vision_resolution", 1536))
@@ -151,7 +165,7 @@ def json_files(config: dict, model: TinyConvLlava, report: dict, tokenizer: dict
                         "num_key_value_heads": t.num_key_value_heads, "head_dim": t.head_dim, "max_position_embeddings": t.max_position_embeddings,
                         "rms_norm_eps": t.rms_norm_eps, "rope_theta": t.rope_theta, "hidden_act": "silu", "vocab_size": vocab + 1,
                         "bos_token_id": bos, "eos_token_id": eos, "tie_word_embeddings": False},
-        "transformers.js_config": {"dtype": dtypes},
+        "transformers.js_config": {"dtype": dtypes, **({"use_external_data_format": external} if external else {})},
         # What loading it costs, before any download (issue 13): the checkpoint's weights.
         "loupe_weights": report,
         "loupe_converted_from": {"architectures": config.get("architectures"), "mm_vision_tower": config.get("mm_vision_tower"),

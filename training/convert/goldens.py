@@ -45,7 +45,8 @@ def main() -> None:
     tiny_release.write_mcllava(FIXTURES)
     sft = FIXTURES / "convllava-sft"
     shutil.rmtree(BUNDLE, ignore_errors=True)
-    report = convert(sft, BUNDLE, "q4", None)
+    report = convert(sft, BUNDLE, "fp32", None)
+    convert(sft, BUNDLE, "q4", None)
     # Without the tower copy, from the separate tower checkpoint: the same bundle.
     with tempfile.TemporaryDirectory() as tmp:
         bare = Path(tmp) / "sft"
@@ -57,6 +58,7 @@ def main() -> None:
         index["weight_map"] = {k: v for k, v in index["weight_map"].items() if not k.startswith("model.vision_tower.")}
         (bare / "pytorch_model.bin.index.json").write_text(json.dumps(index))
         other = Path(tmp) / "bundle"
+        convert(bare, other, "fp32", FIXTURES / "convllava-convnext")
         convert(bare, other, "q4", FIXTURES / "convllava-convnext")
         same = [f.name for f in (BUNDLE / "onnx").iterdir() if filecmp.cmp(f, other / "onnx" / f.name, shallow=False)]
         if len(same) != len(list((BUNDLE / "onnx").iterdir())):
@@ -76,6 +78,10 @@ def main() -> None:
     first, greedy_ids, margin = ref.greedy(state, config, ids, features, 16)
     _write_f32(FIXTURES / "image_features.f32", features)
     _write_f32(FIXTURES / "first_logits.f32", first)
+    # The streamed q4 decoder must compute exactly the reference on the 4-bit grid.
+    snapped = {k: (_q4_grid(v) if v.dim() == 2 and (k.startswith("model.layers.") or k == "lm_head.weight") else v) for k, v in state.items()}
+    first_q4, greedy_q4, margin_q4 = ref.greedy(snapped, config, ids, features, 16)
+    _write_f32(FIXTURES / "first_logits_q4_reference.f32", first_q4)
     golden = {
         "question": QUESTION,
         "image": "image.png",
@@ -86,6 +92,8 @@ def main() -> None:
         "pixel_values": {"shape": list(pixels.shape), **_stats(pixels)},
         "image_features": {"file": "image_features.f32", "shape": list(features.shape), **_stats(features)},
         "first_logits": {"file": "first_logits.f32", "argmax": int(first.argmax())},
+        "first_logits_q4_reference": {"file": "first_logits_q4_reference.f32", "cosine_to_fp32": float(torch.nn.functional.cosine_similarity(first, first_q4, 0)),
+                                      "greedy_ids": greedy_q4, "min_top2_margin": margin_q4},
         "greedy_ids": greedy_ids,
         "greedy_text": sp.decode(greedy_ids),
         "min_top2_margin": margin,
@@ -111,6 +119,7 @@ def mcllava_goldens() -> None:
     at max_crops 4 / num_tokens 96 (3 images: the whole image and two crops)."""
     source = FIXTURES / "mcllava"
     shutil.rmtree(MC_BUNDLE, ignore_errors=True)
+    convert(source, MC_BUNDLE, "fp32", None)
     report = convert(source, MC_BUNDLE, "q4", None)
     config = json.loads((source / "config.json").read_text())
     state = {k: v.float() for k, v in checkpoint.tensors(source)}

@@ -1,0 +1,212 @@
+"""A Llama decoder written as a q4 ONNX graph tensor by tensor, never as a PyTorch module:
+the memory-safe path for 7B checkpoints (fp32 would be 27 GB; this machine has 24).
+
+Each weight arrives from the checkpoint's shards (one shard in memory at a time), is
+quantised on its own (q / k / v / o / gate / up / down / lm_head to 4-bit `MatMulNBits`
+blocks, norms kept float32) and appended to `<file>_data`, `<file>_data_1`, ... (a new file
+before one would pass 2 GB: protobuf's cap, and what transformers.js expects); the graph,
+built with `onnx.helper`, only points at those bytes. Its inputs, outputs and maths are
+the traced export's (training/export_onnx.py over loupe_models/llama.py), so the runtime
+cannot tell them apart; `src/models/converted.test.ts` checks the two against each other.
+
+Peak memory: the largest shard as `torch.load` returns it (bf16), plus about 4x the
+largest float32 weight while it is quantised (for Vicuna-7B: the 9.98 GB shard + 4 x 0.52 GB
+for lm_head, about 12 GB; the fp32 module would need 27 GB).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from ..export_onnx import OPSET
+from ..quantize import MS_DOMAIN, Q4_BLOCK, quantize_q4
+
+TENSOR_TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.uint8): TensorProto.UINT8}
+CHUNK_LIMIT = 2**31 - 2**24  # bytes per data file, under protobuf's 2 GB
+MASKED = -1e9
+
+
+class ExternalData:
+    """Appends raw little-endian tensors to `<onnx file>_data[_k]` files."""
+
+    def __init__(self, onnx_path: Path, limit: int = CHUNK_LIMIT):
+        self.base, self.limit = onnx_path, limit
+        self.files: list[Path] = []
+        self.handle = None
+        self.offset = 0
+
+    def _roll(self) -> None:
+        if self.handle:
+            self.handle.close()
+        k = len(self.files)
+        path = self.base.with_name(self.base.name + ("_data" if k == 0 else f"_data_{k}"))
+        self.files.append(path)
+        self.handle, self.offset = path.open("wb"), 0
+
+    def add(self, name: str, array: np.ndarray) -> TensorProto:
+        raw = np.ascontiguousarray(array).tobytes()
+        if self.handle is None or (self.offset + len(raw) > self.limit and self.offset > 0):
+            self._roll()
+        self.handle.write(raw)
+        tensor = TensorProto(name=name, data_type=TENSOR_TYPES[array.dtype], dims=list(array.shape))
+        tensor.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", self.files[-1].name), ("offset", str(self.offset)), ("length", str(len(raw)))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, value
+        self.offset += len(raw)
+        return tensor
+
+    def close(self) -> None:
+        if self.handle:
+            self.handle.close()
+
+
+class Graph:
+    """Nodes with generated output names, small constants inline."""
+
+    def __init__(self):
+        self.nodes: list[onnx.NodeProto] = []
+        self.constants: list[TensorProto] = []
+        self.count = 0
+
+    def op(self, op_type: str, *inputs: str, outputs: int = 1, domain: str | None = None, **attrs) -> str | list[str]:
+        self.count += 1
+        names = [f"/{op_type.lower()}_{self.count}_{i}" for i in range(outputs)]
+        self.nodes.append(helper.make_node(op_type, list(inputs), names, name=f"/{op_type}_{self.count}", domain=domain, **attrs))
+        return names[0] if outputs == 1 else names
+
+    def const(self, value, dtype=np.float32) -> str:
+        self.count += 1
+        name = f"/const_{self.count}"
+        self.constants.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+
+def _store_q4(data: ExternalData, weight: torch.Tensor, name: str, inits: list[TensorProto]) -> tuple[int, int]:
+    """A PyTorch Linear weight [N, K] as MatMulNBits blocks in the data file -> (K, N)."""
+    b = weight.float().numpy().T  # [K, N]
+    packed, scales, zps = quantize_q4(b)
+    inits += [data.add(f"{name}_Q4", packed), data.add(f"{name}_scales", scales), data.add(f"{name}_zero_points", zps)]
+    return b.shape
+
+
+def _q4_node(g: Graph, x: str, name: str, k: int, n: int) -> str:
+    return g.op("MatMulNBits", x, f"{name}_Q4", f"{name}_scales", f"{name}_zero_points", domain=MS_DOMAIN, K=k, N=n, bits=4, block_size=Q4_BLOCK)
+
+
+def _rms(g: Graph, x: str, weight: str, eps: float) -> str:
+    mean = g.op("ReduceMean", g.op("Mul", x, x), axes=[-1], keepdims=1)
+    return g.op("Mul", g.op("Mul", x, g.op("Reciprocal", g.op("Sqrt", g.op("Add", mean, g.const(eps))))), weight)
+
+
+def _heads(g: Graph, x: str, heads: int, dim: int) -> str:
+    return g.op("Transpose", g.op("Reshape", x, g.const([0, 0, heads, dim], np.int64)), perm=[0, 2, 1, 3])
+
+
+def _rotary(g: Graph, x: str, cos: str, sin: str, dim: int) -> str:
+    first, second = g.op("Split", x, g.const([dim // 2, dim // 2], np.int64), axis=-1, outputs=2)
+    rotated = g.op("Concat", g.op("Neg", second), first, axis=-1)
+    return g.op("Add", g.op("Mul", x, cos), g.op("Mul", rotated, sin))
+
+
+def _repeat_kv(g: Graph, x: str, rep: int, heads: int, dim: int) -> str:
+    if rep == 1:
+        return x
+    shape = g.op("Shape", x)  # [B, kv, T, hd]
+    expanded = g.op("Concat", g.op("Slice", shape, g.const([0], np.int64), g.const([2], np.int64)), g.const([rep], np.int64),
+                    g.op("Slice", shape, g.const([2], np.int64), g.const([4], np.int64)), axis=0)
+    return g.op("Reshape", g.op("Expand", g.op("Unsqueeze", x, g.const([2], np.int64)), expanded), g.const([0, heads, -1, dim], np.int64))
+
+
+def write_llama_q4(cfg: dict, weights: Iterable[tuple[str, torch.Tensor]], path: Path, extra_rows: int = 0, never: dict[int, float] | None = None) -> dict:
+    """The q4 decoder graph of a Llama checkpoint (HF names) -> `path` and its data files.
+    extra_rows: zero rows appended to lm_head (tokens the bundle adds, e.g. <image>),
+    `never`: {token id: logit bias} added after lm_head. Returns {data files, bytes}."""
+    layers, hidden, heads = cfg["num_hidden_layers"], cfg["hidden_size"], cfg["num_attention_heads"]
+    kv, dim, eps = cfg.get("num_key_value_heads", heads), hidden // heads, cfg.get("rms_norm_eps", 1e-6)
+    data = ExternalData(path)
+    inits: list[TensorProto] = []
+    stored: dict = {}  # key -> initializer name (norms) or (K, N) of its MatMulNBits blocks
+    g = Graph()
+    # Weights first, in whatever order the shards hold them: norms as float32 tensors,
+    # matrices straight to MatMulNBits blocks (their nodes are wired below by name).
+    for name, tensor in weights:
+        m = re.match(r"^model\.layers\.(\d+)\.(.+)\.weight$", name)
+        key = f"{m[1]}.{m[2]}" if m else {"model.norm.weight": "norm", "lm_head.weight": "lm_head"}.get(name)
+        if key is None:
+            continue
+        if key.endswith("layernorm") or key == "norm":
+            inits.append(data.add(f"w/{key}", tensor.float().numpy()))
+            stored[key] = f"w/{key}"
+        else:
+            if key == "lm_head" and extra_rows:
+                tensor = torch.cat([tensor.float(), torch.zeros(extra_rows, tensor.shape[1])])
+            stored[key] = _store_q4(data, tensor, f"w/{key}", inits)  # quantised now; only (K, N) kept
+    data.close()
+    x = "inputs_embeds"
+    # Rotary tables and the mask, shared by every layer.
+    inv = (1.0 / cfg.get("rope_theta", 10000.0) ** (np.arange(0, dim, 2, dtype=np.float32) / dim)).astype(np.float32)
+    freqs = g.op("Mul", g.op("Unsqueeze", g.op("Cast", "position_ids", to=TensorProto.FLOAT), g.const([-1], np.int64)), g.const(inv))
+    angles = g.op("Unsqueeze", g.op("Concat", freqs, freqs, axis=-1), g.const([1], np.int64))
+    cos, sin = g.op("Cos", angles), g.op("Sin", angles)
+    total = g.op("Gather", g.op("Shape", "attention_mask"), g.const(1, np.int64), axis=0)
+    seq = g.op("Gather", g.op("Shape", "inputs_embeds"), g.const(1, np.int64), axis=0)
+    keys = g.op("Range", g.const(0, np.int64), total, g.const(1, np.int64))
+    queries = g.op("Range", g.op("Sub", total, seq), total, g.const(1, np.int64))
+    causal = g.op("LessOrEqual", g.op("Unsqueeze", keys, g.const([0], np.int64)), g.op("Unsqueeze", queries, g.const([1], np.int64)))
+    keep = g.op("Unsqueeze", g.op("Cast", "attention_mask", to=TensorProto.BOOL), g.const([1, 2], np.int64))
+    allowed = g.op("And", g.op("Unsqueeze", causal, g.const([0, 1], np.int64)), keep)
+
+    def q4(x_in: str, key: str) -> str:
+        k, n = stored[key]
+        return _q4_node(g, x_in, f"w/{key}", k, n)
+
+    outputs = []
+    for i in range(layers):
+        h = _rms(g, x, stored[f"{i}.input_layernorm"], eps)
+        q = _rotary(g, _heads(g, q4(h, f"{i}.self_attn.q_proj"), heads, dim), cos, sin, dim)
+        k = _rotary(g, _heads(g, q4(h, f"{i}.self_attn.k_proj"), kv, dim), cos, sin, dim)
+        v = _heads(g, q4(h, f"{i}.self_attn.v_proj"), kv, dim)
+        present_k = g.op("Concat", f"past_key_values.{i}.key", k, axis=2)
+        present_v = g.op("Concat", f"past_key_values.{i}.value", v, axis=2)
+        g.nodes.append(helper.make_node("Identity", [present_k], [f"present.{i}.key"]))
+        g.nodes.append(helper.make_node("Identity", [present_v], [f"present.{i}.value"]))
+        k_all, v_all = _repeat_kv(g, present_k, heads // kv, heads, dim), _repeat_kv(g, present_v, heads // kv, heads, dim)
+        scores = g.op("Div", g.op("MatMul", q, g.op("Transpose", k_all, perm=[0, 1, 3, 2])), g.const(math.sqrt(dim)))
+        scores = g.op("Where", allowed, scores, g.const(MASKED))
+        attn = g.op("MatMul", g.op("Softmax", scores, axis=-1), v_all)
+        attn = g.op("Reshape", g.op("Transpose", attn, perm=[0, 2, 1, 3]), g.const([0, 0, heads * dim], np.int64))
+        x = g.op("Add", x, q4(attn, f"{i}.self_attn.o_proj"))
+        h = _rms(g, x, stored[f"{i}.post_attention_layernorm"], eps)
+        gate = q4(h, f"{i}.mlp.gate_proj")
+        x = g.op("Add", x, q4(g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), q4(h, f"{i}.mlp.up_proj")), f"{i}.mlp.down_proj"))
+        outputs += [f"present.{i}.key", f"present.{i}.value"]
+    logits = q4(_rms(g, x, stored["norm"], eps), "lm_head")
+    vocab = cfg["vocab_size"] + extra_rows
+    if never:
+        bias = np.zeros(vocab, dtype=np.float32)
+        for token, value in never.items():
+            bias[token] = value
+        logits = g.op("Add", logits, g.const(bias))
+    g.nodes.append(helper.make_node("Identity", [logits], ["logits"]))
+    kv_shape = ["batch_size", kv, "past_sequence_length", dim]
+    graph_inputs = [
+        helper.make_tensor_value_info("inputs_embeds", TensorProto.FLOAT, ["batch_size", "sequence_length", hidden]),
+        helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]),
+        helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
+    ] + [helper.make_tensor_value_info(f"past_key_values.{i}.{t}", TensorProto.FLOAT, kv_shape) for i in range(layers) for t in ("key", "value")]
+    graph_outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch_size", "sequence_length", vocab])] + [
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch_size", kv, "total_sequence_length", dim]) for name in outputs
+    ]
+    graph = helper.make_graph(g.nodes, path.stem, graph_inputs, graph_outputs, initializer=inits + g.constants)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(MS_DOMAIN, 1)], producer_name="loupe-convert")
+    onnx.save(model, str(path))
+    return {"data_files": [f.name for f in data.files], "bytes": sum(f.stat().st_size for f in data.files) + path.stat().st_size}
