@@ -1,6 +1,7 @@
 import * as Comlink from 'comlink';
 import type { ModuleName, Provider } from '../bundle';
-import { LoupeError, abortError } from '../errors';
+import { LoupeError, abortError, isLoupeError } from '../errors';
+import { checkAskOptions, checkSetImageOptions } from './options';
 import type { ChatMessage } from '../tokens';
 import type { AskResult, LanguageWorkerApi, TokenPiece, VisionWorkerApi } from '../../workers/protocol';
 import { toWorkerSource } from './image-transfer';
@@ -13,9 +14,13 @@ export interface ChatContext {
   providers: Record<ModuleName, Provider>;
   nextRequestId: () => number;
   imageToken: string;
+  /** The decoder's context length (positions), for refusing an image that cannot fit. */
+  contextLength: number;
 }
 
 const DEFAULT_MAX_NEW_TOKENS = 128;
+/** Positions an image must leave free: the template, a short question and a few answer tokens. */
+const MIN_PROMPT_ROOM = 16;
 let nextChatId = 1;
 
 /**
@@ -48,7 +53,7 @@ export class LoupeChat {
   /** Encodes the image and starts a fresh conversation about it. */
   async setImage(input: ImageInput, options: SetImageOptions = {}): Promise<ImageSummary> {
     if (this.answering) throw new LoupeError('BUSY', 'An answer is still streaming; stop it before changing the image.');
-    const { signal, ...overrides } = options;
+    const { signal, ...overrides } = checkSetImageOptions(options);
     if (signal?.aborted) throw abortError('Setting the image');
     const requestId = this.context.nextRequestId();
     const onAbort = () => void this.context.vision.cancel(requestId);
@@ -56,6 +61,14 @@ export class LoupeChat {
     try {
       const source = await toWorkerSource(input, globalThis.location?.href ?? 'http://localhost/');
       const result = await this.context.vision.encode({ requestId, source, overrides });
+      if (result.tokens + MIN_PROMPT_ROOM > this.context.contextLength) {
+        throw new LoupeError(
+          'INVALID_ARGUMENT',
+          `This image would take ${result.tokens} visual tokens, but the model's context holds ${this.context.contextLength} positions in all ` +
+            `(room for the question and answer needs ${MIN_PROMPT_ROOM} more). Use a lower resolution, token budget or num_tokens; the previous image is kept.`,
+          { details: { visualTokens: result.tokens, contextLength: this.context.contextLength } },
+        );
+      }
       await this.context.language.setImage(this.id, Comlink.transfer(result.features, [result.features.buffer]), result.tokens);
       this.messages.length = 0;
       this.imageUsed = false;
@@ -80,6 +93,7 @@ export class LoupeChat {
    * and the chat remains usable.
    */
   ask(question: string, options: AskOptions = {}): AsyncIterable<AnswerPiece> {
+    options = checkAskOptions(options);
     if (this.answering) {
       throw new LoupeError('BUSY', 'This chat is already answering. Wait for the answer or abort it before asking again.');
     }
@@ -115,7 +129,7 @@ export class LoupeChat {
     const requestId = this.context.nextRequestId();
     const attachImage = this.image !== undefined && !this.imageUsed;
     const content = attachImage ? `${this.context.imageToken}\n${question}` : question;
-    const messages = [...this.messages, { role: 'user' as const, content }];
+    let trimmed = 0;
     const onAbort = () => {
       stream.discardBuffered();
       void this.context.language.cancel(requestId);
@@ -132,17 +146,29 @@ export class LoupeChat {
     });
     let result: AskResult;
     try {
-      result = await this.context.language.ask(
-        {
-          requestId,
-          chatId: this.id,
-          messages,
-          maxNewTokens: options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
-          ...(options.minNewTokens !== undefined ? { minNewTokens: options.minNewTokens } : {}),
-          sampling: options.sampling ?? {},
-        },
-        onToken,
-      );
+      for (;;) {
+        const messages = [...this.keptTurns(trimmed), { role: 'user' as const, content }];
+        try {
+          result = await this.context.language.ask(
+            {
+              requestId,
+              chatId: this.id,
+              messages,
+              maxNewTokens: options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
+              ...(options.minNewTokens !== undefined ? { minNewTokens: options.minNewTokens } : {}),
+              sampling: options.sampling ?? {},
+            },
+            onToken,
+          );
+          break;
+        } catch (error) {
+          // Too long for the context: leave out the oldest turn and try again (the prompt
+          // is rejected before anything is generated), while there is one to leave out.
+          const canTrim = (options.history ?? 'trim') === 'trim' && trimmed < this.messages.length / 2;
+          if (!(isLoupeError(error, 'PROMPT_TOO_LONG') && canTrim)) throw error;
+          trimmed++;
+        }
+      }
     } catch (error) {
       settle.fail(error);
       return;
@@ -151,12 +177,26 @@ export class LoupeChat {
     }
     this.messages.push({ role: 'user', content }, { role: 'assistant', content: result.text });
     if (attachImage) this.imageUsed = true;
-    this.lastStats = this.statsFor(result, started, firstTokenAt, attachImage);
+    this.lastStats = { ...this.statsFor(result, started, firstTokenAt, attachImage), trimmedTurns: trimmed };
     if (result.stopReason === 'aborted') settle.fail(abortError('The answer'));
     else settle.end();
   }
 
-  private statsFor(result: AskResult, started: number, firstTokenAt: number | undefined, encodedForThis: boolean): AnswerStats {
+  /**
+   * The history without its `skip` oldest turns (a turn = question + answer). The image
+   * placeholder, written into the first question about it, moves to the first question kept.
+   */
+  private keptTurns(skip: number): ChatMessage[] {
+    if (skip === 0) return this.messages;
+    const kept = this.messages.slice(2 * skip).map((m) => ({ ...m }));
+    const placeholder = `${this.context.imageToken}\n`;
+    const hadImage = this.messages.slice(0, 2 * skip).some((m) => m.role === 'user' && m.content.startsWith(placeholder));
+    const first = kept.find((m) => m.role === 'user');
+    if (hadImage && first && !first.content.startsWith(placeholder)) first.content = placeholder + first.content;
+    return kept;
+  }
+
+  private statsFor(result: AskResult, started: number, firstTokenAt: number | undefined, encodedForThis: boolean): Omit<AnswerStats, 'trimmedTurns'> {
     const decodeSteps = Math.max(result.tokenIds.length - 1, 0);
     return {
       stopReason: result.stopReason,

@@ -35,6 +35,7 @@ export class LoupeModel {
       providers,
       nextRequestId: () => ++this.requestCounter,
       imageToken: this.info.spec.imageToken,
+      contextLength: this.info.spec.text.maxPositions,
     });
   }
 

@@ -76,6 +76,12 @@ export interface AskOptions {
   minNewTokens?: number;
   sampling?: SamplingOptions;
   signal?: AbortSignal;
+  /**
+   * When this turn would not fit the context: 'trim' (default) drops the oldest turns (the
+   * image stays attached to the first turn kept) and reports how many in `stats`; 'error'
+   * fails with PROMPT_TOO_LONG instead.
+   */
+  history?: 'trim' | 'error';
 }
 
 /** One streamed update of an answer. */
@@ -91,6 +97,8 @@ export interface AnswerStats {
   promptTokens: number;
   /** Prompt positions served from the KV cache of earlier turns. */
   reusedTokens: number;
+  /** Earlier turns (question + answer) left out of this prompt so it fits the context. */
+  trimmedTurns: number;
   /** True when the image's features came from an earlier encode (no vision run). */
   imageReused: boolean;
   preprocessMs: number;

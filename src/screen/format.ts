@@ -40,6 +40,7 @@ export function formatStats(s: AnswerStats): string {
     `${s.decodeTokensPerSecond.toFixed(1)} tokens/s`,
     `${s.tokensGenerated} tokens (${s.stopReason})`,
     `${s.reusedTokens}/${s.promptTokens} prompt tokens from cache`,
+    ...(s.trimmedTurns > 0 ? [`${s.trimmedTurns} earliest turn${s.trimmedTurns === 1 ? '' : 's'} left out to fit the context`] : []),
     `vision ${s.providers.vision_encoder} · embeddings ${s.providers.embed_tokens} · decoder ${s.providers.decoder_model_merged}`,
   ].join(' · ');
 }

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { LoupeError } from '../errors';
+import type { ChatMessage } from '../tokens';
+import type { AskRequest, TokenPiece } from '../../workers/protocol';
+import { LoupeChat, type ChatContext } from './chat';
+
+/**
+ * The chat's own logic against in-process stand-ins for the two workers: option checks
+ * before anything starts, an image that cannot fit refused at setImage, and a history
+ * trimmed instead of a dead chat (the workers' real behaviour is tested in the browser).
+ */
+const CONTEXT = 64;
+
+function fakeContext(visualTokens = 8) {
+  const asked: ChatMessage[][] = [];
+  const images: number[] = [];
+  let id = 0;
+  const language = {
+    // One position per character, as if every character were a token: too long -> PROMPT_TOO_LONG.
+    async ask(request: AskRequest, onToken: (piece: TokenPiece) => void) {
+      const length = request.messages.reduce((n, m) => n + m.content.length, 0);
+      if (length > CONTEXT) throw new LoupeError('PROMPT_TOO_LONG', `needs ${length}`);
+      asked.push(request.messages);
+      onToken({ tokenId: 1, text: 'ok' });
+      return { text: 'ok', tokenIds: [1], stopReason: 'eos', promptTokens: length, reusedTokens: 0, prefillMs: 1, decodeMs: 1, kvCacheLocation: 'cpu', logitsReadBytes: 0 };
+    },
+    async setImage(_chat: number, _features: Float32Array | null, tokens: number) {
+      images.push(tokens);
+    },
+    async cancel() {},
+    async closeChat() {},
+  };
+  const vision = {
+    async encode() {
+      return { features: new Float32Array(visualTokens * 4), tokens: visualTokens, hidden: 4, plan: {}, decodeMs: 0, preprocessMs: 0, encodeMs: 0, workingBytes: 0 };
+    },
+    async cancel() {},
+  };
+  const context = {
+    vision,
+    language,
+    providers: { vision_encoder: 'wasm', embed_tokens: 'wasm', decoder_model_merged: 'wasm' },
+    nextRequestId: () => ++id,
+    imageToken: '<image>',
+    contextLength: CONTEXT,
+  } as unknown as ChatContext;
+  return { context, asked, images };
+}
+
+async function answer(chat: LoupeChat, question: string, options = {}): Promise<string> {
+  let text = '';
+  for await (const piece of chat.ask(question, options)) text += piece.text;
+  return text;
+}
+
+describe('LoupeChat', () => {
+  it.each([
+    ['maxNewTokens', Number.NaN],
+    ['maxNewTokens', 0],
+    ['maxNewTokens', -1],
+    ['maxNewTokens', '4'],
+    ['maxNewTokens', 1e9],
+    ['maxNewTokens', 2.5],
+    ['minNewTokens', -1],
+    ['signal', { aborted: false }],
+    ['sampling', 'greedy'],
+    ['history', 'drop'],
+  ])('refuses %s = %s before starting, naming the option and its range, and stays usable', async (option, value) => {
+    const chat = new LoupeChat(fakeContext().context);
+    expect(() => chat.ask('hi', { [option]: value })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(option) }));
+    await expect(answer(chat, 'hi', { maxNewTokens: 4 })).resolves.toBe('ok');
+  });
+
+  it('setImage refuses a signal that is not an AbortSignal, typed', async () => {
+    const chat = new LoupeChat(fakeContext().context);
+    await expect(chat.setImage(new Blob([]), { signal: 'no' as unknown as AbortSignal })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('refuses at setImage an image with more visual tokens than the context leaves room for, keeping the previous image', async () => {
+    const small = fakeContext(8);
+    const chat = new LoupeChat(small.context);
+    await chat.setImage(new Blob([new Uint8Array(4)]));
+    const big = fakeContext(CONTEXT);
+    const refused = new LoupeChat({ ...small.context, vision: big.context.vision });
+    await expect(refused.setImage(new Blob([new Uint8Array(4)]))).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining(`holds ${CONTEXT} positions`),
+    });
+    expect(small.images).toEqual([8]);
+  });
+
+  it('drops the oldest turns when the next would overflow, keeps the image placeholder, and reports it', async () => {
+    const { context, asked } = fakeContext();
+    const chat = new LoupeChat(context);
+    await chat.setImage(new Blob([new Uint8Array(4)]));
+    for (let i = 0; i < 8; i++) await answer(chat, `question ${i}`);
+    expect(chat.stats?.trimmedTurns).toBeGreaterThan(0);
+    const last = asked[asked.length - 1]!;
+    expect(last[0]).toMatchObject({ role: 'user', content: expect.stringMatching(/^<image>\nquestion \d$/) });
+    expect(last[last.length - 1]).toEqual({ role: 'user', content: 'question 7' });
+    expect(chat.history).toHaveLength(16); // the full conversation is kept; only the prompt is trimmed
+  });
+
+  it("with history: 'error' the overflow is a PROMPT_TOO_LONG error, and the chat still answers", async () => {
+    const { context } = fakeContext();
+    const chat = new LoupeChat(context);
+    for (let i = 0; i < 4; i++) await answer(chat, `question ${i}`);
+    await expect(answer(chat, 'one more question please', { history: 'error' })).rejects.toMatchObject({ code: 'PROMPT_TOO_LONG' });
+    await expect(answer(chat, 'short')).resolves.toBe('ok');
+  });
+});

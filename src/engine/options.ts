@@ -1,0 +1,46 @@
+import { LoupeError } from '../errors';
+import type { AskOptions, SetImageOptions } from './types';
+
+/** The most new tokens one answer may ask for (the context caps it further). */
+export const MAX_NEW_TOKENS = 65536;
+
+function invalid(option: string, expected: string, found: unknown): LoupeError {
+  const shown = typeof found === 'string' ? `"${found}"` : typeof found === 'number' || typeof found === 'boolean' ? String(found) : typeof found;
+  return new LoupeError('INVALID_ARGUMENT', `${option} must be ${expected}; got ${shown}.`, { details: { option, expected } });
+}
+
+function checkCount(options: object, key: string, min: number, max: number): void {
+  const value = (options as Record<string, unknown>)[key];
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(key, `an integer from ${min} to ${max}`, value);
+  }
+}
+
+function checkSignal(options: { signal?: unknown }): void {
+  const { signal } = options;
+  if (signal === undefined) return;
+  const isSignal = typeof AbortSignal !== 'undefined' && signal instanceof AbortSignal;
+  if (!isSignal) throw invalid('signal', 'an AbortSignal (e.g. new AbortController().signal)', signal);
+}
+
+/** ask()'s options, checked before anything starts, so a bad one never leaves the chat busy. */
+export function checkAskOptions(options: unknown): AskOptions {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object') throw invalid('options', 'an object', options);
+  const o = options as AskOptions & { history?: unknown };
+  checkCount(o, 'maxNewTokens', 1, MAX_NEW_TOKENS);
+  checkCount(o, 'minNewTokens', 0, o.maxNewTokens ?? MAX_NEW_TOKENS);
+  checkSignal(o);
+  if (o.sampling !== undefined && (typeof o.sampling !== 'object' || o.sampling === null)) throw invalid('sampling', 'an object', o.sampling);
+  if (o.history !== undefined && o.history !== 'trim' && o.history !== 'error') throw invalid('history', '"trim" or "error"', o.history);
+  return o;
+}
+
+/** setImage()'s options: the signal here; the planner checks the knobs (typed errors). */
+export function checkSetImageOptions(options: unknown): SetImageOptions {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object') throw invalid('options', 'an object', options);
+  checkSignal(options as SetImageOptions);
+  return options as SetImageOptions;
+}
