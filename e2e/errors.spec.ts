@@ -166,3 +166,50 @@ test('without a WebGPU adapter, "webgpu" is a typed error and "auto" runs on was
   }
   await browser.close();
 });
+
+for (const device of ['wasm', 'webgpu'] as const) {
+  test(`hostile options are typed errors and dispose() during an answer settles it with DISPOSED (${device})`, async ({ page }) => {
+    await openHarness(page);
+    const result = await page.evaluate(
+      async ({ bundle, image, question, device }) => {
+        const codeOf = async (work: () => unknown) => {
+          try {
+            await work();
+            return 'ok';
+          } catch (error) {
+            return (error as { code?: string }).code ?? String(error);
+          }
+        };
+        const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
+          const ids: (number | null)[] = [];
+          for await (const piece of stream) ids.push(piece.tokenId);
+          return ids;
+        };
+        const model = await window.loupe.loadModel(bundle, { device, dtype: 'fp32' });
+        const chat = model.chat();
+        await chat.setImage(await (await fetch(image)).blob());
+        const out: Record<string, unknown> = {};
+        for (const [name, value] of [['NaN', Number.NaN], ['zero', 0], ['negative', -1], ['string', '4'], ['huge', 1e12]] as const) {
+          out[name] = await codeOf(() => chat.ask(question, { maxNewTokens: value as number }));
+        }
+        out.fakeSignal = await codeOf(() => chat.ask(question, { signal: { aborted: false } as unknown as AbortSignal }));
+        out.stillAnswers = (await drain(chat.ask(question, { maxNewTokens: 4 }))).length;
+        // dispose() while an answer streams: the ask settles (DISPOSED), within a bound.
+        const streaming = codeOf(() => drain(chat.ask(question, { maxNewTokens: 400, minNewTokens: 400 })));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const started = performance.now();
+        await model.dispose();
+        out.disposedAsk = await streaming;
+        out.settleMs = performance.now() - started;
+        out.afterDispose = await codeOf(() => chat.setImage(new Blob([])));
+        return out;
+      },
+      { bundle: BUNDLE, image: IMAGE, question: golden.question, device },
+    );
+    for (const name of ['NaN', 'zero', 'negative', 'string', 'huge', 'fakeSignal']) expect(result[name], name).toBe('INVALID_ARGUMENT');
+    expect(result.stillAnswers).toBe(4);
+    expect(result.disposedAsk).toBe('DISPOSED');
+    expect(result.settleMs as number).toBeLessThan(3000);
+    expect(result.afterDispose).toBe('DISPOSED');
+  });
+}

@@ -12,6 +12,16 @@ export const LANGUAGE_ROLE = 'loupe-language';
 
 installErrorTransfer();
 
+// A rejection nobody handles inside the worker would leave the page waiting: rethrown
+// outside the promise it becomes an `error` event, which the page's supervisor turns into
+// WORKER_CRASHED for every call still pending.
+self.addEventListener('unhandledrejection', (event) => {
+  const reason = (event as PromiseRejectionEvent).reason;
+  setTimeout(() => {
+    throw reason instanceof Error ? reason : new Error(String(reason));
+  });
+});
+
 // Messages may arrive while the service module loads; hold them, then replay in order.
 const early: unknown[] = [];
 const hold = (event: MessageEvent) => early.push(event.data);

@@ -7,22 +7,32 @@ import { toWorkerSource } from './image-transfer';
 import { LoupeChat } from './chat';
 import { installErrorTransfer } from './comlink-errors';
 import { defaultWasmUrl, defaultWorkers } from './default-workers';
+import { WorkerSupervisor } from './supervisor';
 import type { ImageInput, LoadModelOptions, ModelInfo, SetImageOptions } from './types';
+
+/** How long dispose() waits for the workers to release their sessions before ending them. */
+const DISPOSE_WAIT_MS = 2000;
 
 /** A loaded bundle: two workers, their sessions, and the chats that use them. */
 export class LoupeModel {
   private disposed = false;
   private requestCounter = 0;
 
+  private readonly vision: Comlink.Remote<VisionWorkerApi>;
+  private readonly language: Comlink.Remote<LanguageWorkerApi>;
+
   constructor(
     readonly info: ModelInfo,
-    private readonly vision: Comlink.Remote<VisionWorkerApi>,
-    private readonly language: Comlink.Remote<LanguageWorkerApi>,
-    private readonly workers: Worker[],
-  ) {}
+    private readonly supervisors: { vision: WorkerSupervisor<VisionWorkerApi>; language: WorkerSupervisor<LanguageWorkerApi> },
+  ) {
+    this.vision = supervisors.vision.remote;
+    this.language = supervisors.language.remote;
+  }
 
   private assertLive(): void {
     if (this.disposed) throw new LoupeError('DISPOSED', 'This model was disposed; call loadModel() again.');
+    const crashed = this.supervisors.vision.error ?? this.supervisors.language.error;
+    if (crashed) throw crashed;
   }
 
   /** Starts a conversation. Chats share the model's sessions; each keeps its own image and cache. */
@@ -69,24 +79,25 @@ export class LoupeModel {
     return { vision, language, live: vision.live + language.live, peak: vision.peak + language.peak };
   }
 
-  /** Releases the sessions (and GPU memory) and ends the workers. */
+  /**
+   * Releases the sessions (and GPU memory) and ends the workers. Calls still pending (an
+   * answer streaming, an image encoding) reject with DISPOSED; a worker that does not
+   * release within DISPOSE_WAIT_MS is terminated anyway.
+   */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await Promise.allSettled([this.vision.dispose(), this.language.dispose()]);
-    for (const worker of this.workers) worker.terminate();
+    const released = Promise.allSettled([this.vision.dispose(), this.language.dispose()]);
+    await Promise.race([released, new Promise((resolve) => setTimeout(resolve, DISPOSE_WAIT_MS))]);
+    const error = new LoupeError('DISPOSED', 'The model was disposed while this was running; call loadModel() again.');
+    this.supervisors.vision.fail(error);
+    this.supervisors.language.fail(error);
   }
 }
 
 function resolveBase(source: string | URL): string {
   const href = new URL(String(source), globalThis.location?.href ?? undefined).href;
   return href.endsWith('/') ? href : `${href}/`;
-}
-
-function watchCrash(worker: Worker, name: string, reject: (error: LoupeError) => void): void {
-  worker.addEventListener('error', (event) => {
-    reject(new LoupeError('WORKER_CRASHED', `The ${name} worker failed to start or crashed: ${event.message || 'no message'}. Reload the page.`));
-  });
 }
 
 /**
@@ -133,11 +144,12 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
   const tokenizerConfig = withChatTemplate(tokenizerFileConfig, chatTemplate);
 
   const factories = options.workers ?? defaultWorkers;
-  const visionWorker = factories.vision();
-  const languageWorker = factories.language();
-  const workers = [visionWorker, languageWorker];
-  const vision = Comlink.wrap<VisionWorkerApi>(visionWorker);
-  const language = Comlink.wrap<LanguageWorkerApi>(languageWorker);
+  const supervisors = {
+    vision: new WorkerSupervisor<VisionWorkerApi>('vision', factories.vision()),
+    language: new WorkerSupervisor<LanguageWorkerApi>('language', factories.language()),
+  };
+  const vision = supervisors.vision.remote;
+  const language = supervisors.language.remote;
   const progress = Comlink.proxy(report);
   const request = {
     spec,
@@ -152,8 +164,6 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
   const stopped = new Promise<never>((_, reject) => {
     stop = reject;
   });
-  watchCrash(visionWorker, 'vision', stop);
-  watchCrash(languageWorker, 'language', stop);
   const onAbort = () => stop(abortError('Loading the model'));
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -168,12 +178,12 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
     report({ stage: 'ready', loadedBytes: 0, totalBytes: undefined });
     return new LoupeModel(
       { baseUrl, spec, modules, gpu: visionResult.gpu, threads: visionResult.threads, preprocessor: visionResult.preprocessor, loadMs: performance.now() - started },
-      vision,
-      language,
-      workers,
+      supervisors,
     );
   } catch (error) {
-    for (const worker of workers) worker.terminate();
+    const ended = asLoupeError(error, 'INTERNAL', 'Loading the model');
+    supervisors.vision.fail(ended);
+    supervisors.language.fail(ended);
     throw asLoupeError(error, 'INTERNAL', `Loading the bundle at ${joinUrl(baseUrl, '')}`);
   } finally {
     signal?.removeEventListener('abort', onAbort);
