@@ -37,7 +37,7 @@ function fakeWorker() {
   return { worker, crash, isTerminated: () => terminated };
 }
 
-type Api = { echo(x: number): number; hang(): Promise<never> };
+type Api = { echo(x: number): number; hang(): Promise<void> };
 
 describe('worker supervisor', () => {
   installErrorTransfer();
