@@ -28,6 +28,11 @@ const hold = (event: MessageEvent) => early.push(event.data);
 self.addEventListener('message', hold);
 
 const role = (self as unknown as { name: string }).name;
+// A custom worker (LoadModelOptions.workers) must be named for its role; guessing one would
+// load the wrong service and fail later with a confusing message.
+if (role !== LANGUAGE_ROLE && role !== VISION_ROLE) {
+  throw new Error(`a Loupe worker must be created with name "${VISION_ROLE}" or "${LANGUAGE_ROLE}" (new Worker(url, { type: 'module', name })); this one is named "${role}"`);
+}
 const service =
   role === LANGUAGE_ROLE ? new (await import('./language-service')).LanguageService() : new (await import('./vision-service')).VisionService();
 

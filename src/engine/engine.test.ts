@@ -17,15 +17,20 @@ describe('errors across a worker boundary', () => {
         crash() {
           throw new TypeError('boom');
         },
+        withCause() {
+          throw new LoupeError('GRAPH_INVALID', 'could not load vision_encoder.onnx', { cause: new RangeError('protobuf parsing failed') });
+        },
       },
       port1,
     );
-    const remote = Comlink.wrap<{ fail(): void; crash(): void }>(port2);
+    const remote = Comlink.wrap<{ fail(): void; crash(): void; withCause(): void }>(port2);
     const error = await remote.fail().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LoupeError);
     expect(error).toMatchObject({ code: 'GRAPH_LAYOUT_MISMATCH', message: 'expected pixel_values', details: { found: ['images'] } });
     const crash = await remote.crash().catch((e: unknown) => e);
     expect(crash).toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('boom') });
+    // The underlying error (onnxruntime's, say) survives as text.
+    expect(await remote.withCause().catch((e: unknown) => (e as Error).cause)).toBe('RangeError: protobuf parsing failed');
     port1.close();
     port2.close();
   });

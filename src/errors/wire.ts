@@ -7,6 +7,8 @@ export interface SerializedLoupeError {
   readonly message: string;
   readonly details: Record<string, unknown>;
   readonly stack: string | undefined;
+  /** The underlying error's message (e.g. onnxruntime's), where there was one. */
+  readonly cause?: string;
 }
 
 function cloneableDetails(details: Record<string, unknown>): Record<string, unknown> {
@@ -28,11 +30,12 @@ export function serializeError(error: unknown): SerializedLoupeError {
     message: loupe.message,
     details: cloneableDetails(loupe.details),
     stack: loupe.stack,
+    ...(loupe.cause !== undefined ? { cause: loupe.cause instanceof Error ? `${loupe.cause.name}: ${loupe.cause.message}` : String(loupe.cause) } : {}),
   };
 }
 
 export function deserializeError(wire: SerializedLoupeError): LoupeError {
-  const error = new LoupeError(wire.code, wire.message, { details: wire.details });
+  const error = new LoupeError(wire.code, wire.message, { details: wire.details, ...(wire.cause !== undefined ? { cause: wire.cause } : {}) });
   if (wire.stack) error.stack = wire.stack;
   return error;
 }
