@@ -213,3 +213,32 @@ for (const device of ['wasm', 'webgpu'] as const) {
     expect(result.afterDispose).toBe('DISPOSED');
   });
 }
+
+test('an image URL that never answers holds up no other chat of the same model', async ({ page }) => {
+  await page.route('**/never-answers/**', () => undefined); // the request stays open
+  await openHarness(page);
+  const result = await page.evaluate(
+    async ({ bundle, image, question }) => {
+      const model = await window.loupe.loadModel(bundle, { device: 'wasm', dtype: 'fp32' });
+      const stuck = model.chat();
+      const stalled = stuck.setImage('/never-answers/photo.jpg').then(
+        () => 'resolved',
+        (error: { code?: string }) => error.code ?? String(error),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const other = model.chat();
+      const started = performance.now();
+      const summary = await other.setImage(await (await fetch(image)).blob());
+      const ids: (number | null)[] = [];
+      for await (const piece of other.ask(question, { maxNewTokens: 4 })) ids.push(piece.tokenId);
+      const otherMs = performance.now() - started;
+      await model.dispose();
+      return { visualTokens: summary.visualTokens, answered: ids.length, otherMs, stalled: await stalled };
+    },
+    { bundle: BUNDLE, image: IMAGE, question: golden.question },
+  );
+  expect(result.visualTokens).toBeGreaterThan(0);
+  expect(result.answered).toBe(4);
+  expect(result.otherMs).toBeLessThan(15_000);
+  expect(result.stalled).toBe('DISPOSED');
+});

@@ -3,12 +3,17 @@ import { selectDtypes, type BundleSpec } from '../src/bundle';
 import { chooseProvider, configureOrt, gpuBufferBytes, loadModuleSession, type GpuBufferBytes, type GpuReport } from '../src/device';
 import type { ort } from '../src/device/ort';
 import { abortError } from '../src/errors';
-import { choosePreprocessor, decodeImage, renderInput, renderPlan, renderPlanWith, type GpuRenderer, type PlanPixels } from '../src/pixels';
+import { choosePreprocessor, decodeImage, renderInput, renderPlan, renderPlanWith, type DecodedImage, type GpuRenderer, type PlanPixels } from '../src/pixels';
 import { outputSize, planImage, type ImagePlan } from '../src/plan';
 import { encodePlan } from '../src/vision';
 import { CancelRegistry, TaskQueue, requireLoaded } from './cancellation';
 import { releaseCallback } from './release';
 import type { EncodeRequest, EncodeResult, ProgressSink, RenderResult, VisionWorkerApi, WorkerLoadRequest, WorkerLoadResult } from './protocol';
+
+interface Decoded {
+  image: DecodedImage;
+  decodeMs: number;
+}
 
 interface Prepared {
   plan: ImagePlan;
@@ -53,37 +58,45 @@ export class VisionService implements VisionWorkerApi {
     return { modules: [created.report], gpu: choice.gpu, threads, preprocessor: preprocessor.report };
   }
 
-  /** Decode, plan (with this device's limits) and render: everything before the graph. */
-  private async prepare(request: EncodeRequest, signal: AbortSignal): Promise<Prepared> {
+  /** Plan (with this device's limits) and render a decoded image: everything before the graph. */
+  private async prepare(request: EncodeRequest, decoded: Decoded, signal: AbortSignal): Promise<Prepared> {
     const spec = requireLoaded(this.spec, 'vision encoder');
-    const t0 = performance.now();
-    const image = await decodeImage(request.source, signal);
-    try {
-      const t1 = performance.now();
-      if (signal.aborted) throw abortError('Setting the image');
-      const gpuLimits = this.provider === 'webgpu' ? this.gpu?.limits : undefined;
-      const limits = gpuLimits ? { maxStorageBufferBindingSize: gpuLimits.maxStorageBufferBindingSize, maxBufferSize: gpuLimits.maxBufferSize } : undefined;
-      const plan = planImage(image.width, image.height, { config: spec.image.loupe, vision: spec.vision, ...(limits ? { limits } : {}) }, request.overrides);
-      const source = image.open(plan.alphaFill);
-      const gpu = this.renderer;
-      const pixels = gpu
-        ? await renderPlanWith((src, input) => (gpu.fits(input) ? gpu.render(src, input) : renderInput(src, input)), source, plan, spec.image, signal)
-        : renderPlan(source, plan, spec.image, signal);
-      return { plan, pixels, decodeMs: t1 - t0, preprocessMs: performance.now() - t1 };
-    } finally {
-      image.close();
-    }
+    const { image } = decoded;
+    const t1 = performance.now();
+    if (signal.aborted) throw abortError('Setting the image');
+    const gpuLimits = this.provider === 'webgpu' ? this.gpu?.limits : undefined;
+    const limits = gpuLimits ? { maxStorageBufferBindingSize: gpuLimits.maxStorageBufferBindingSize, maxBufferSize: gpuLimits.maxBufferSize } : undefined;
+    const plan = planImage(image.width, image.height, { config: spec.image.loupe, vision: spec.vision, ...(limits ? { limits } : {}) }, request.overrides);
+    const source = image.open(plan.alphaFill);
+    const gpu = this.renderer;
+    const pixels = gpu
+      ? await renderPlanWith((src, input) => (gpu.fits(input) ? gpu.render(src, input) : renderInput(src, input)), source, plan, spec.image, signal)
+      : renderPlan(source, plan, spec.image, signal);
+    return { plan, pixels, decodeMs: decoded.decodeMs, preprocessMs: performance.now() - t1 };
   }
 
-  private task<T>(request: EncodeRequest, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * Fetching and decoding run outside the queue, so one image URL that never answers (or a
+   * large file) holds up no other chat; planning, rendering and the graph run one at a time.
+   */
+  private task<T>(request: EncodeRequest, work: (decoded: Decoded, signal: AbortSignal) => Promise<T>): Promise<T> {
     const signal = this.cancels.begin(request.requestId);
-    return this.queue.run(() => work(signal)).finally(() => this.cancels.end(request.requestId));
+    const run = async () => {
+      const t0 = performance.now();
+      const image = await decodeImage(request.source, signal);
+      try {
+        return await this.queue.run(() => work({ image, decodeMs: performance.now() - t0 }, signal));
+      } finally {
+        image.close();
+      }
+    };
+    return run().finally(() => this.cancels.end(request.requestId));
   }
 
   encode(request: EncodeRequest): Promise<EncodeResult> {
-    return this.task(request, async (signal) => {
+    return this.task(request, async (decoded, signal) => {
       const session = requireLoaded(this.session, 'vision encoder');
-      const prepared = await this.prepare(request, signal);
+      const prepared = await this.prepare(request, decoded, signal);
       const started = performance.now();
       const encoded = await encodePlan(session, prepared.plan, prepared.pixels.tensors);
       if (signal.aborted) throw abortError('Setting the image');
@@ -100,8 +113,8 @@ export class VisionService implements VisionWorkerApi {
   }
 
   render(request: EncodeRequest): Promise<RenderResult> {
-    return this.task(request, async (signal) => {
-      const prepared = await this.prepare(request, signal);
+    return this.task(request, async (decoded, signal) => {
+      const prepared = await this.prepare(request, decoded, signal);
       const inputs = prepared.plan.inputs.map((input, i) => {
         const rgb = prepared.pixels.rgb[i];
         return rgb ? { rgb, ...outputSize(input) } : null;
