@@ -42,6 +42,17 @@ function webpSize(bytes: Uint8Array, view: DataView): HeaderInfo | undefined {
 }
 
 export function readImageHeader(bytes: Uint8Array): HeaderInfo | undefined {
+  try {
+    return readHeader(bytes);
+  } catch (error) {
+    // A header cut short inside a size field (found by fuzzing): unknown, and the decoder
+    // then says what is wrong with the file.
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
+}
+
+function readHeader(bytes: Uint8Array): HeaderInfo | undefined {
   if (bytes.length < 16) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes[0] === 0x89 && ascii(bytes, 1, 3) === 'PNG' && ascii(bytes, 12, 4) === 'IHDR') {

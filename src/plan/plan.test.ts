@@ -29,7 +29,7 @@ describe('ConvLLaVA plans', () => {
   });
 
   it('rejects sizes the encoder cannot take, and empty images, with a clear message', () => {
-    expect(() => planImage(100, 100, config, { resolution: 100 })).toThrow(/multiple of the encoder stride 64; got 100/);
+    expect(() => planImage(100, 100, config, { resolution: 100 })).toThrow(/multiple of the encoder stride 64, at most 16384; got 100/);
     expect(() => planImage(0, 100, config)).toThrow(/positive integer size/);
     expect(() => planImage(100, 100, config, { strategy: 'tiles', tileSize: 100 })).toThrow(/tileSize must be a positive multiple/);
   });

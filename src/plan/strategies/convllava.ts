@@ -2,11 +2,11 @@ import { LoupeError } from '../../errors';
 import type { LoupeImageConfig } from '../../bundle';
 import { batchRecipe } from '../recipe';
 import type { ImagePlan, PlannedInput, RGB } from '../types';
-import { smallerSide, type StrategyModule } from './module';
+import { LIMITS, checkCount, smallerSide, type StrategyModule } from './module';
 
 export function checkSide(side: number, stride: number, what: string): void {
-  if (!Number.isInteger(side) || side < stride || side % stride !== 0) {
-    throw new LoupeError('INVALID_ARGUMENT', `${what} must be a positive multiple of the encoder stride ${stride}; got ${side}.`);
+  if (!Number.isInteger(side) || side < stride || side % stride !== 0 || side > LIMITS.side) {
+    throw new LoupeError('INVALID_ARGUMENT', `${what} must be a positive multiple of the encoder stride ${stride}, at most ${LIMITS.side}; got ${side}.`);
   }
 }
 
@@ -90,9 +90,7 @@ export function nativeGrid(width: number, height: number, stride: number, budget
 export const convllavaNative: StrategyModule<{ budget: number }> = {
   parse(config, o) {
     const budget = o.tokenBudget ?? config.tokenBudget;
-    if (!Number.isInteger(budget) || budget < 1) {
-      throw new LoupeError('INVALID_ARGUMENT', `tokenBudget must be a positive integer; got ${budget}.`);
-    }
+    checkCount(budget, 1, LIMITS.tokens, 'tokenBudget');
     return { budget };
   },
   plan: (width, height, config, { budget }) => planNative(width, height, config, budget),

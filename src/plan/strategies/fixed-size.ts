@@ -3,7 +3,7 @@ import { LoupeError } from '../../errors';
 import { batchRecipe } from '../recipe';
 import { paddedSquare } from './convllava';
 import type { ImagePlan, PlannedInput } from '../types';
-import { smallerSide, type StrategyModule } from './module';
+import { LIMITS, smallerSide, type StrategyModule } from './module';
 
 /** LlavaProcessor's count: floor(H / patch) * floor(W / patch) + the graph's extra tokens. */
 function tokensFor(side: number, config: LoupeImageConfig): number {
@@ -17,8 +17,8 @@ function checkResolution(resolution: number, config: LoupeImageConfig): void {
       `This model's vision encoder takes exactly ${config.resolution} x ${config.resolution} pixels (learned position embeddings); got resolution ${resolution}. Leave the resolution unset.`,
     );
   }
-  if (!Number.isInteger(resolution) || resolution < config.stride) {
-    throw new LoupeError('INVALID_ARGUMENT', `resolution must be an integer of at least the patch size ${config.stride}; got ${resolution}.`);
+  if (!Number.isInteger(resolution) || resolution < config.stride || resolution > LIMITS.side) {
+    throw new LoupeError('INVALID_ARGUMENT', `resolution must be an integer from the patch size ${config.stride} to ${LIMITS.side}; got ${resolution}.`);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { LoupeImageConfig } from '../../bundle';
+import { LoupeError } from '../../errors';
 import type { ImagePlan, PlanOverrides } from '../types';
 
 /**
@@ -19,4 +20,18 @@ export interface StrategyModule<K> {
 export function smallerSide(side: number, stride: number): number | undefined {
   const next = (Math.ceil(side / stride) - 1) * stride;
   return next >= stride ? next : undefined;
+}
+
+/**
+ * Upper bounds of the knobs: beyond them no device runs the encoder anyway, and a bound
+ * keeps planning and device fitting quick (a fuzzed resolution of 10^9 took the fitter
+ * 15 M steps of one stride).
+ */
+export const LIMITS = { side: 16384, tokens: 65536, crops: 4096, tiles: 1024 } as const;
+
+/** A count knob: an integer in [min, max], else a typed error naming the range. */
+export function checkCount(value: number, min: number, max: number, what: string): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new LoupeError('INVALID_ARGUMENT', `${what} must be an integer from ${min} to ${max}; got ${value}.`);
+  }
 }

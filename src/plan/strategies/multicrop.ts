@@ -2,7 +2,7 @@ import { LoupeError } from '../../errors';
 import type { LoupeImageConfig } from '../../bundle';
 import { batchRecipe } from '../recipe';
 import type { ImagePlan, PlannedInput, RGB } from '../types';
-import { smallerSide, type StrategyModule } from './module';
+import { LIMITS, checkCount, smallerSide, type StrategyModule } from './module';
 
 /** Python's floor division, also for negative operands (the reference relies on it). */
 const floorDiv = (a: number, b: number) => Math.floor(a / b);
@@ -79,8 +79,8 @@ export const multicrop: StrategyModule<MulticropKnobs> = {
   parse(config, o) {
     const maxCrops = o.maxCrops ?? config.maxCrops;
     const numTokens = o.numTokens ?? config.numTokens;
-    if (!Number.isInteger(maxCrops) || maxCrops < 0) throw new LoupeError('INVALID_ARGUMENT', `maxCrops must be an integer >= 0; got ${maxCrops}.`);
-    if (!Number.isInteger(numTokens) || numTokens < 1) throw new LoupeError('INVALID_ARGUMENT', `numTokens must be a positive integer; got ${numTokens}.`);
+    checkCount(maxCrops, 0, LIMITS.crops, 'maxCrops');
+    checkCount(numTokens, 1, LIMITS.tokens, 'numTokens');
     return { maxCrops, numTokens, side: config.cropSize };
   },
   plan(width, height, config, { maxCrops, numTokens, side }) {

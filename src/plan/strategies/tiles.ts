@@ -3,16 +3,17 @@ import type { LoupeImageConfig } from '../../bundle';
 import { batchRecipe } from '../recipe';
 import { checkSide } from './convllava';
 import type { ImagePlan, PlannedInput, RGB } from '../types';
-import { smallerSide, type StrategyModule } from './module';
+import { LIMITS, checkCount, smallerSide, type StrategyModule } from './module';
 
 const TILE_FILL: RGB = [0, 0, 0];
 
 /** LLaVA-NeXT's select_best_resolution over the grids cols x rows <= maxTiles. */
 export function bestGrid(width: number, height: number, tile: number, maxTiles: number): { cols: number; rows: number } {
   let best = { cols: 1, rows: 1, effective: -1, wasted: Infinity };
+  // Only grids within the budget: O(maxTiles log maxTiles), not maxTiles^2 (a fuzzed
+  // maxTiles of 5000 took minutes per plan).
   for (let cols = 1; cols <= maxTiles; cols++) {
-    for (let rows = 1; rows <= maxTiles; rows++) {
-      if (cols * rows > maxTiles) continue;
+    for (let rows = 1; rows <= Math.floor(maxTiles / cols); rows++) {
       const w = cols * tile;
       const h = rows * tile;
       const scale = Math.min(w / width, h / height);
@@ -34,7 +35,7 @@ export const tiles: StrategyModule<{ tile: number; maxTiles: number }> = {
     const tile = o.tileSize ?? config.tileSize;
     const maxTiles = o.maxTiles ?? config.maxTiles;
     checkSide(tile, config.stride, 'tileSize');
-    if (!Number.isInteger(maxTiles) || maxTiles < 1) throw new LoupeError('INVALID_ARGUMENT', `maxTiles must be an integer >= 1; got ${maxTiles}.`);
+    checkCount(maxTiles, 1, LIMITS.tiles, 'maxTiles');
     return { tile, maxTiles };
   },
   plan: (width, height, config, { tile, maxTiles }) => planTiles(width, height, config, tile, maxTiles),
