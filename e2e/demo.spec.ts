@@ -42,7 +42,7 @@ test('the demo answers a question about the sample image and shows its stats', a
   await expect(page.locator('#image-status')).toContainText('takes [pixel_values] (no "coords")');
   // ... and the page names the shipped bundle whose graph can, and switches to it with the same image.
   await expect(page.locator('#strategy-offer')).toContainText('needs a vision graph taking pixel_values + coords');
-  await page.getByRole('button', { name: /Switch to tiny MC-LLaVA/ }).click();
+  await page.getByRole('button', { name: 'Switch to tiny MC-LLaVA (random; crops + coords)' }).click();
   await expect(page.locator('#image-status')).toContainText('(multicrop), 96 visual tokens', { timeout: 120_000 });
   await expect(page.locator('#strategy-offer')).toBeEmpty();
   await expect(page.locator('#model-url')).toHaveValue('/models/tiny-random-mcllava/');
