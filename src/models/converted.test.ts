@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBundleSpec } from '../bundle';
 import { KvCache } from '../decoder/kv-cache';
 import { LanguageModel } from '../decoder/language-model';
-import { generate } from '../decoder/generate';
 import { RasterSource, renderPlan } from '../pixels';
 import { planImage } from '../plan';
 import { ROOT, cosine, decodePng, maxAbsDiff, readBytes, readF32, readJson } from '../testing/fixtures';
+import { greedyIds } from '../testing/language-parity';
 import { openModule } from '../testing/sessions';
 import { BundleTokenizer, argmax } from '../tokens';
 import { encodePlan } from '../vision';
@@ -103,16 +103,7 @@ describe('a converted ConvLLaVA-sft checkpoint', () => {
       expect(maxAbsDiff(logits.subarray(0, vocab), goldenLogits)).toBeLessThan(1e-3);
       expect(logits[vocab]).toBeLessThan(-1e3);
       expect(argmax(logits)).toBe(g.first_logits.argmax);
-      const result = await generate(fp32, new KvCache(spec.text), {
-        ids,
-        image: imageSpan(),
-        maxNewTokens: 16,
-        eosTokenIds: spec.generation.eosTokenIds,
-        pick: argmax,
-        onToken: () => undefined,
-        cancelled: () => false,
-      });
-      expect(result.tokenIds).toEqual(g.greedy_ids);
+      expect(await greedyIds(fp32, spec, ids, imageSpan())).toEqual(g.greedy_ids);
     });
 
     it('the streamed q4 decoder (external data) computes its 4-bit weights exactly, at cosine >= 0.99 of fp32', async () => {
@@ -186,16 +177,7 @@ describe('a converted MC-LLaVA checkpoint (Phi-2 decoder)', () => {
     const logits = await language.step(ids, new KvCache(mcSpec.text), span());
     expect(maxAbsDiff(logits, referenceLogits)).toBeLessThan(1e-3);
     expect(argmax(logits)).toBe(mc.first_logits.argmax);
-    const result = await generate(language, new KvCache(mcSpec.text), {
-      ids,
-      image: span(),
-      maxNewTokens: 16,
-      eosTokenIds: mcSpec.generation.eosTokenIds,
-      pick: argmax,
-      onToken: () => undefined,
-      cancelled: () => false,
-    });
-    expect(result.tokenIds).toEqual(mc.greedy_ids);
+    expect(await greedyIds(language, mcSpec, ids, span())).toEqual(mc.greedy_ids);
   });
 
   it('int8 encoder at cosine >= 0.99; the q4 decoder computes its 4-bit weights exactly', async () => {

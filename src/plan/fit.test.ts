@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { VisionSpec } from '../bundle';
 import { bundleSpec } from '../testing/fixtures';
-import { largestActivationBytes, outputSize, planImage, runBytes, type ImagePlan, type PlanOverrides } from '.';
+import { fedInputs, largestActivationBytes, outputSize, planImage, runBytes, type ImagePlan, type PlanOverrides } from '.';
 
 const MB = 2 ** 20;
 const LIMITS = [16, 64, 128] as const;
@@ -20,8 +20,7 @@ function fitted(vision: VisionSpec, limitMb: number, overrides: PlanOverrides, i
 /** Every run of the plan's recipe fits the limit, and every planned input is fed once. */
 function expectFits(plan: ImagePlan, vision: VisionSpec, limitMb: number): void {
   for (const run of plan.recipe.runs) expect(runBytes(plan, run, vision)).toBeLessThanOrEqual(limitMb * MB);
-  const fed = plan.recipe.runs.flatMap((run) => run.feeds.filter((f) => f.from === 'pixels').flatMap((f) => f.inputs)).sort((a, b) => a - b);
-  expect(fed).toEqual(plan.inputs.map((_, i) => i));
+  expect(fedInputs(plan)).toEqual(plan.inputs.map((_, i) => i));
 }
 
 describe.each(LIMITS)('fit at a %i MB buffer limit', (limitMb) => {

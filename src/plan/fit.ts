@@ -3,7 +3,7 @@ import { LoupeError } from '../errors';
 import { runBytes } from './activation';
 import { splitBatches } from './recipe';
 import type { StrategyModule } from './strategies/module';
-import type { DeviceLimits, ImagePlan } from './types';
+import type { DeviceLimits, EncoderRun, ImagePlan } from './types';
 
 const MB = 2 ** 20;
 const mb = (bytes: number) => `${Math.ceil(bytes / MB)} MB`;
@@ -13,11 +13,16 @@ export function bufferLimit(limits: DeviceLimits): number {
   return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize ?? Infinity);
 }
 
+/** What one image of the run (the first of each feed) needs: the part no batch split can shrink. */
+function oneImageBytes(plan: ImagePlan, run: EncoderRun, vision: VisionSpec): number {
+  return runBytes(plan, { ...run, feeds: run.feeds.map((f) => ({ ...f, inputs: f.inputs.slice(0, 1) })) }, vision);
+}
+
 /** The largest batch of each run's images that fits; 0 when a single image does not. */
 function batchThatFits(plan: ImagePlan, vision: VisionSpec, limit: number): number {
   let batch = Infinity;
   for (const run of plan.recipe.runs) {
-    const one = runBytes(plan, { ...run, feeds: run.feeds.map((f) => ({ ...f, inputs: f.inputs.slice(0, 1) })) }, vision);
+    const one = oneImageBytes(plan, run, vision);
     if (one > limit) return 0;
     if (runBytes(plan, run, vision) > limit) batch = Math.min(batch, Math.max(1, Math.floor(limit / one)));
   }
@@ -63,7 +68,7 @@ export function fitPlan<K>(
     }
     const next = config.fixedSize ? undefined : module.shrink(current, config);
     if (!next) {
-      const need = Math.min(...plan.recipe.runs.map((run) => runBytes(plan, { ...run, feeds: run.feeds.map((f) => ({ ...f, inputs: f.inputs.slice(0, 1) })) }, vision)));
+      const need = Math.min(...plan.recipe.runs.map((run) => oneImageBytes(plan, run, vision)));
       throw new LoupeError(
         'DEVICE_LIMIT',
         `One image of this plan (${module.describe(current, config)}) needs ${mb(need)} in a single GPU buffer, and ${limitText}. ` +

@@ -12,6 +12,7 @@ export { bestGrid } from './strategies/tiles';
 export { STRATEGIES, STRATEGY_MODULES, type StrategyName } from './strategies/registry';
 export { largestActivationBytes, runBytes } from './activation';
 export { bufferLimit } from './fit';
+export { fedInputs } from './recipe';
 
 export interface PlanContext {
   config: LoupeImageConfig;

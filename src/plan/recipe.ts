@@ -21,7 +21,7 @@ export function splitBatches(recipe: EncoderRecipe, size: number): EncoderRecipe
   return { ...recipe, runs };
 }
 
-/** The plan inputs a recipe feeds as pixels: rendered from the image or derived. */
-export function fedInputs(plan: Pick<ImagePlan, 'recipe'>): Set<number> {
-  return new Set(plan.recipe.runs.flatMap((run) => run.feeds.filter((f) => f.from === 'pixels').flatMap((f) => f.inputs)));
+/** Every plan input a recipe feeds as pixels, once per feed, in ascending order. */
+export function fedInputs(plan: Pick<ImagePlan, 'recipe'>): number[] {
+  return plan.recipe.runs.flatMap((run) => run.feeds.filter((f) => f.from === 'pixels').flatMap((f) => f.inputs)).sort((a, b) => a - b);
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseBundleSpec } from '../bundle';
 import { LoupeError } from '../errors';
 import { readImageHeader } from '../pixels/image-header';
-import { STRATEGIES, planImage, runBytes, type PlanOverrides } from '../plan';
+import { STRATEGIES, fedInputs, planImage, runBytes, type PlanOverrides } from '../plan';
 import { BundleTokenizer, TextStream } from '../tokens';
 import { BUNDLE_DIR, FIXTURE_DIR, bundleSpec, readBytes, readJson } from './fixtures';
 
@@ -86,8 +86,7 @@ describe('fuzz', () => {
         const plan = typed(() => planImage(w, h, context, o as PlanOverrides));
         if (plan instanceof LoupeError) return;
         expect(plan.totalTokens).toBeGreaterThan(0);
-        const fed = plan.recipe.runs.flatMap((run) => run.feeds.filter((f) => f.from === 'pixels').flatMap((f) => f.inputs));
-        expect([...fed].sort((a, b) => a - b)).toEqual(plan.inputs.map((_, i) => i));
+        expect(fedInputs(plan)).toEqual(plan.inputs.map((_, i) => i));
         const kept = plan.recipe.keepLast ? plan.recipe.keepLast.reduce((a, b) => a + b, 0) : plan.inputs.reduce((a, i) => a + i.tokens, 0);
         expect(kept).toBe(plan.totalTokens);
         if (limit !== null) for (const run of plan.recipe.runs) expect(runBytes(plan, run, vision)).toBeLessThanOrEqual(limit);

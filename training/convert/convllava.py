@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..bundle_config import llama_text_config
 from ..loupe_models import ConvNeXtConfig, LlamaConfig
 from ..tiny_model import TinyConvLlava, VisionTower
 
@@ -160,11 +161,7 @@ def json_files(config: dict, model: nn.Module, report: dict, tokenizer: dict, dt
         "vocab_size": vocab + 1,
         "vision_config": {"model_type": "convnext", "num_stages": len(v.hidden_sizes), "depths": v.depths, "hidden_sizes": v.hidden_sizes,
                           "patch_size": v.patch_size, "layer_norm_eps": 1e-6, "hidden_act": "gelu"},
-        "text_config": {"model_type": "llama", "hidden_size": t.hidden_size, "intermediate_size": t.intermediate_size,
-                        "num_hidden_layers": t.num_hidden_layers, "num_attention_heads": t.num_attention_heads,
-                        "num_key_value_heads": t.num_key_value_heads, "head_dim": t.head_dim, "max_position_embeddings": t.max_position_embeddings,
-                        "rms_norm_eps": t.rms_norm_eps, "rope_theta": t.rope_theta, "hidden_act": "silu", "vocab_size": vocab + 1,
-                        "bos_token_id": bos, "eos_token_id": eos, "tie_word_embeddings": False},
+        "text_config": llama_text_config(t, bos, eos),  # t.vocab_size counts the appended <image>
         "transformers.js_config": {"dtype": dtypes, **({"use_external_data_format": external} if external else {})},
         # What loading it costs, before any download (issue 13): the checkpoint's weights.
         "loupe_weights": report,

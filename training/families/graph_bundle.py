@@ -5,14 +5,15 @@ input tensor is recorded in golden.json (a sum and slices: the tensors are MBs).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
 
 from .. import export_onnx
 from ..make_tiny_bundle import _stats, _write_f32, _write_json
-from ..tiny_model import GreedyResult
-from .build import MIN_MARGIN
+from ..tiny_model import GreedyResult, init_weights
+from .build import MIN_MARGIN, snap_to_q4_grid
 
 MODULES = ("vision_encoder", "embed_tokens", "decoder_model_merged")
 
@@ -24,6 +25,16 @@ def export_graphs(model: nn.Module, onnx_dir: Path, vision_args: tuple, vision_i
     export_onnx.export_embed(model, onnx_dir / "embed_tokens.onnx")
     export_onnx.export_decoder(model, onnx_dir / "decoder_model_merged.onnx")
     return {m: (onnx_dir / f"{m}.onnx").stat().st_size for m in MODULES}
+
+
+def random_model(make: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """A model with `seed`'s weights (tiny_model.init_weights), every Linear on the 4-bit
+    grid (build.snap_to_q4_grid), in eval mode: what build.build_model does for a Family."""
+    torch.manual_seed(seed)
+    model = make()
+    init_weights(model, seed)
+    snap_to_q4_grid(model)
+    return model.eval()
 
 
 def rejection(result: GreedyResult, specials: set[int], unchanged_by: dict[str, list[int]]) -> str | None:

@@ -29,9 +29,9 @@ from ..make_tiny_bundle import _write_json
 from ..preprocess import make_test_image, normalise
 from ..preprocess_plans import plan_multicrop
 from ..preprocess_pixels import execute
-from ..tiny_model import expand_image_tokens, greedy_generate, init_weights, prompt_embeddings
-from .build import REPO, MAX_SEEDS, NEW_TOKENS, QUESTION, snap_to_q4_grid
-from .graph_bundle import export_graphs, rejection, tensor_record, write_golden
+from ..tiny_model import expand_image_tokens, greedy_generate, prompt_embeddings
+from .build import REPO, MAX_SEEDS, NEW_TOKENS, QUESTION
+from .graph_bundle import export_graphs, random_model, rejection, tensor_record, write_golden
 from .chatml import ENDOFTEXT, IM_END, IM_START, IMAGE, SPECIAL_TOKENS, tokenizer_config, train_tokenizer
 from .siglip import McLlavaVision, SiglipConfig
 
@@ -160,11 +160,7 @@ def build(first_seed: int = 0) -> dict:
               "image_token_id": image_token, "num_image_tokens": NUM_TOKENS}
 
     for seed in range(first_seed, first_seed + MAX_SEEDS):
-        torch.manual_seed(seed)
-        model = McLlava(text)
-        init_weights(model, seed)
-        snap_to_q4_grid(model)
-        model.eval()
+        model = random_model(lambda: McLlava(text), seed)
         result, features = _greedy(model, input_ids, pixel_values, coords, keep, image_token)
         reason = rejection(result, specials, {
             "the image": _greedy(model, input_ids, grey, coords, keep, image_token)[0].ids,

@@ -30,11 +30,11 @@ from ..make_tiny_bundle import _write_f32, _write_json
 from ..preprocess import IMAGENET_MEAN, IMAGENET_STD, make_test_image
 from ..preprocess_plans import PYRAMID_FILL, plan_pyramid
 from ..preprocess_pixels import execute
-from ..tiny_model import expand_image_tokens, greedy_generate, init_weights, prompt_embeddings
+from ..tiny_model import expand_image_tokens, greedy_generate, prompt_embeddings
 from ..tokenizer_bpe import BOS_ID, EOS_ID, IMAGE_ID, PAD_ID, SPECIAL_TOKENS, ByteLevelBPE, render_vicuna_prompt
 from ..tokenizer_bpe import tokenizer_config as vicuna_tokenizer_config
-from .build import MAX_SEEDS, NEW_TOKENS, QUESTION, REPO, snap_to_q4_grid
-from .graph_bundle import export_graphs, rejection, tensor_record, write_golden
+from .build import MAX_SEEDS, NEW_TOKENS, QUESTION, REPO
+from .graph_bundle import export_graphs, random_model, rejection, tensor_record, write_golden
 from .piip import PiipConfig, PiipVision
 
 NAME = "tiny-random-piip"
@@ -131,11 +131,7 @@ def build(first_seed: int = 0) -> dict:
               "image_token_id": IMAGE_ID, "num_image_tokens": tokens}
 
     for seed in range(first_seed, first_seed + MAX_SEEDS):
-        torch.manual_seed(seed)
-        model = Piip(text)
-        init_weights(model, seed)
-        snap_to_q4_grid(model)
-        model.eval()
+        model = random_model(lambda: Piip(text), seed)
         result, features = _greedy(model, input_ids, high, low)
         reason = rejection(result, specials, {
             "the image": _greedy(model, input_ids, grey_high, grey_low)[0].ids,
