@@ -11,7 +11,7 @@
 // The split is generated on first use into bench/eval-data/ (PNG, so the pixels are the ones
 // PyTorch sees; needs Debian's python3-pil and fonts-dejavu-core).
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { option, startBench } from './harness.mjs';
@@ -112,15 +112,16 @@ if (compare) {
     s.pytorch += ref.correct ? 1 : 0;
     summary.set(key, s);
   }
-  for (const [key, s] of summary) {
+  const compared = [...summary].map(([key, s]) => {
     const [strategy, resolution] = key.split('|');
-    console.log(
-      JSON.stringify({
-        compare: true, strategy, resolution, split, n: s.n,
-        browser_accuracy: Math.round((10000 * s.browser) / s.n) / 100, pytorch_accuracy: Math.round((10000 * s.pytorch) / s.n) / 100,
-        same_prediction: Math.round((10000 * s.samePrediction) / s.n) / 100, same_score: Math.round((10000 * s.sameScore) / s.n) / 100,
-      }),
-    );
-  }
+    return {
+      compare: true, strategy, resolution, split, n: s.n,
+      browser_accuracy: Math.round((10000 * s.browser) / s.n) / 100, pytorch_accuracy: Math.round((10000 * s.pytorch) / s.n) / 100,
+      same_prediction: Math.round((10000 * s.samePrediction) / s.n) / 100, same_score: Math.round((10000 * s.sameScore) / s.n) / 100,
+    };
+  });
+  for (const line of compared) console.log(JSON.stringify(line));
+  // Kept beside the summary, so the figures a README quotes are in a committed file.
+  if (out && compared.length) appendFileSync(out, compared.map((l) => JSON.stringify(l)).join('\n') + '\n');
   if (!summary.size) console.error(`[eval] ${compare} has no items for ${split} at ${resolutions.join(', ')}`);
 }

@@ -302,7 +302,8 @@ def hardware() -> str:
 def summarise(run: Run, t_start: float) -> None:
     stages = {s: run.done(s) for s in STAGES if run.done(s)}
     total = sum(info.get("wall_s", 0) for info in stages.values())
-    summary = {"stages": stages, "train_wall_s": round(total, 1), "train_wall": clock(total), "hardware": hardware()}
+    summary = {"stages": stages, "train_wall_s": round(total, 1), "train_wall": clock(total), "hardware": hardware(),
+               "command": " ".join([sys.executable, "-m", "training.vlm.pipeline"] + sys.argv[1:])}
     (run.out / "summary.json").write_text(json.dumps(summary, indent=1))
     say(f"[train] done: {clock(total)} of stage wall time in all; summary in {run.out / 'summary.json'}")
 
