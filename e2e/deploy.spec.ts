@@ -44,13 +44,24 @@ test('a new deploy updates the app without breaking the cached model', async ({ 
     expect(cachedBefore).toBeGreaterThanOrEqual(8);
 
     host.root = join(work, 'b'); // deploy
+    // A navigation makes the browser fetch service-worker.js again; the new one installs (only
+    // the changed shell files are fetched), activates and takes control, and the app
+    // (registerType autoUpdate) may reload itself onto the new build. The test reloads only
+    // while no new worker is installing or waiting, so its reloads never race that update.
+    await page.reload();
     await expect
       .poll(
         async () => {
-          await page.reload();
+          const updating = await page
+            .evaluate(async () => {
+              const registration = await navigator.serviceWorker.getRegistration();
+              return registration === undefined || registration.installing !== null || registration.waiting !== null;
+            })
+            .catch(() => true); // the app is reloading itself
+          if (!updating) await page.reload();
           return page.locator('#build').textContent();
         },
-        { timeout: 120_000, intervals: [2_000] },
+        { timeout: 120_000, intervals: [3_000] },
       )
       .toBe('build B');
     expect(await page.evaluate(async () => (await (await caches.open('loupe-models-v1')).keys()).length)).toBe(cachedBefore);
