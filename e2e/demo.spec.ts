@@ -69,6 +69,25 @@ test('stop ends a streaming answer and the next question still works', async ({ 
   await expect(page.locator('#stats')).toContainText('max-tokens', { timeout: 120_000 });
 });
 
+test('a question asked while the image is still encoding waits for it, not answered from text alone', async ({ page }) => {
+  await openDemo(page);
+  // Choose a file and submit a question in the same task: the image cannot be encoded yet.
+  await page.evaluate(async () => {
+    const blob = await (await fetch('/e2e/fixtures/tiny-random-convllava/image.png')).blob();
+    const files = new DataTransfer();
+    files.items.add(new File([blob], 'image.png', { type: 'image/png' }));
+    const input = document.querySelector<HTMLInputElement>('#file')!;
+    input.files = files.files;
+    input.dispatchEvent(new Event('change'));
+    (document.querySelector<HTMLInputElement>('#question')!).value = 'What is in the image?';
+    document.querySelector<HTMLFormElement>('#ask-form')!.requestSubmit();
+  });
+  await expect(page.locator('#stats')).toContainText('tokens/s', { timeout: 120_000 });
+  await expect(page.locator('#conversation .user')).toHaveText('What is in the image?');
+  await expect(page.locator('#conversation .error')).toHaveCount(0); // neither 'No image yet' nor the waiting note is left
+  await expect(page.locator('#stats')).not.toContainText('image features reused'); // this answer used the fresh image
+});
+
 test('a bundle URL that 404s and a non-image file give clear errors; the app stays usable', async ({ page }) => {
   await openDemo(page);
   await page.getByLabel('Bundle URL').fill('/models/not-here/');

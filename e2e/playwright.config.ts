@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { LAUNCH_ARGS } from './launch-args';
 
 /** Debian's Chromium by default (Playwright's own browser download is not used); override with LOUPE_CHROMIUM. */
 const executablePath = process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium';
@@ -18,15 +19,7 @@ export default defineConfig({
     baseURL: `http://127.0.0.1:${port}`,
     launchOptions: {
       executablePath,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        // Real WebGPU on SwiftShader when no GPU is present.
-        '--enable-unsafe-webgpu',
-      ],
+      args: LAUNCH_ARGS,
     },
   },
   webServer: [

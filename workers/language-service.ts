@@ -6,6 +6,7 @@ import { LoupeError } from '../src/errors';
 import { kvNames } from '../src/models';
 import { BundleTokenizer, TextStream, createSampler } from '../src/tokens';
 import { CancelRegistry, TaskQueue, requireLoaded } from './cancellation';
+import { DeviceWatch } from './device-watch';
 import { releaseCallback } from './release';
 import type { AskRequest, AskResult, LanguageWorkerApi, ProgressSink, TokenPiece, TokenSink, WorkerLoadRequest, WorkerLoadResult } from './protocol';
 
@@ -24,6 +25,7 @@ export class LanguageService implements LanguageWorkerApi {
   private readonly chats = new Map<number, ChatState>();
   private readonly cancels = new CancelRegistry();
   private readonly queue = new TaskQueue();
+  private readonly device = new DeviceWatch();
 
   async load(
     request: WorkerLoadRequest & { tokenizerJson: unknown; tokenizerConfig: unknown },
@@ -55,6 +57,7 @@ export class LanguageService implements LanguageWorkerApi {
       if (choice.reason && created.report.provider === 'wasm' && !created.report.fallbackReason) created.report.fallbackReason = choice.reason;
     }
     this.model = new LanguageModel(spec, embed.session, decoder.session);
+    if ([embed, decoder].some((created) => created.report.provider === 'webgpu')) await this.device.watch();
     this.spec = spec;
     releaseCallback(onProgress);
     return { modules: [embed.report, decoder.report], gpu: choice.gpu, threads };
@@ -141,7 +144,12 @@ export class LanguageService implements LanguageWorkerApi {
     return gpuBufferBytes();
   }
 
+  async loseGpuDevice(): Promise<boolean> {
+    return this.device.lose();
+  }
+
   async dispose(): Promise<void> {
+    this.device.release();
     for (const id of [...this.chats.keys()]) this.closeChat(id);
     await this.model?.release();
     this.model = undefined;

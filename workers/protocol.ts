@@ -92,6 +92,8 @@ export interface VisionWorkerApi {
   cancel(requestId: number): void;
   /** GPU buffer bytes this worker holds, and its peak. */
   gpuBytes(): GpuBufferBytes;
+  /** For fault drills and tests: destroys the GPU device this worker's sessions use, as a driver reset would (no-op on wasm). */
+  loseGpuDevice(): Promise<boolean>;
   dispose(): Promise<void>;
 }
 
@@ -102,5 +104,20 @@ export interface LanguageWorkerApi {
   cancel(requestId: number): void;
   closeChat(chatId: number): void;
   gpuBytes(): GpuBufferBytes;
+  /** For fault drills and tests: destroys the GPU device this worker's sessions use, as a driver reset would (no-op on wasm). */
+  loseGpuDevice(): Promise<boolean>;
   dispose(): Promise<void>;
+}
+
+/**
+ * Posted by a worker (outside Comlink) when the GPU device its sessions run on is lost
+ * (driver reset, GPU process crash, or `destroy()`); the page's supervisor then restarts it.
+ */
+export const DEVICE_LOST_EVENT = 'loupe:device-lost';
+
+export interface DeviceLostEvent {
+  type: typeof DEVICE_LOST_EVENT;
+  /** GPUDeviceLostInfo.reason: 'destroyed' or 'unknown'. */
+  reason: string;
+  message: string;
 }

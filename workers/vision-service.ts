@@ -7,6 +7,7 @@ import { choosePreprocessor, decodeImage, renderInput, renderPlan, renderPlanWit
 import { outputSize, planImage, type ImagePlan } from '../src/plan';
 import { encodePlan } from '../src/vision';
 import { CancelRegistry, TaskQueue, requireLoaded } from './cancellation';
+import { DeviceWatch } from './device-watch';
 import { releaseCallback } from './release';
 import type { EncodeRequest, EncodeResult, ProgressSink, RenderResult, VisionWorkerApi, WorkerLoadRequest, WorkerLoadResult } from './protocol';
 
@@ -31,6 +32,7 @@ export class VisionService implements VisionWorkerApi {
   private renderer: GpuRenderer | undefined;
   private readonly cancels = new CancelRegistry();
   private readonly queue = new TaskQueue();
+  private readonly device = new DeviceWatch();
 
   async load(request: WorkerLoadRequest, onProgress: ProgressSink): Promise<WorkerLoadResult> {
     const threads = configureOrt(request.assets);
@@ -52,6 +54,7 @@ export class VisionService implements VisionWorkerApi {
     this.spec = request.spec;
     this.gpu = choice.gpu;
     this.provider = created.report.provider;
+    if (this.provider === 'webgpu') await this.device.watch();
     const preprocessor = await choosePreprocessor(request.preprocessor ?? 'auto');
     this.renderer = preprocessor.renderer;
     releaseCallback(onProgress);
@@ -138,7 +141,12 @@ export class VisionService implements VisionWorkerApi {
     return gpuBufferBytes();
   }
 
+  async loseGpuDevice(): Promise<boolean> {
+    return this.device.lose();
+  }
+
   async dispose(): Promise<void> {
+    this.device.release();
     await this.session?.release();
     this.session = undefined;
     this.renderer?.destroy();

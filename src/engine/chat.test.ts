@@ -14,10 +14,16 @@ const CONTEXT = 64;
 function fakeContext(visualTokens = 8) {
   const asked: ChatMessage[][] = [];
   const images: number[] = [];
+  const overdue: string[] = [];
   let id = 0;
+  let generation = 0;
+  /** When set, ask() ignores its cancel (a session.run that cannot stop) until the worker is restarted. */
+  let ignoreCancel = false;
+  let restart: (error: LoupeError) => void = () => undefined;
   const language = {
     // One position per character, as if every character were a token: too long -> PROMPT_TOO_LONG.
     async ask(request: AskRequest, onToken: (piece: TokenPiece) => void) {
+      if (ignoreCancel) await new Promise((_, reject) => (restart = reject));
       const length = request.messages.reduce((n, m) => n + m.content.length, 0);
       if (length > CONTEXT) throw new LoupeError('PROMPT_TOO_LONG', `needs ${length}`);
       asked.push(request.messages);
@@ -43,8 +49,17 @@ function fakeContext(visualTokens = 8) {
     nextRequestId: () => ++id,
     imageToken: '<image>',
     contextLength: CONTEXT,
+    languageGeneration: () => generation,
+    abortDeadlineMs: 50,
+    stopOverdue: (role: string, what: string) => {
+      overdue.push(`${role}: ${what}`);
+      ignoreCancel = false;
+      generation++;
+      restart(new LoupeError('ABORTED', `${what} did not stop; the worker was restarted.`));
+    },
   } as unknown as ChatContext;
-  return { context, asked, images };
+  const restartLanguage = () => generation++;
+  return { context, asked, images, overdue, restartLanguage, hangNextAsk: () => (ignoreCancel = true) };
 }
 
 async function answer(chat: LoupeChat, question: string, options = {}): Promise<string> {
@@ -107,5 +122,32 @@ describe('LoupeChat', () => {
     for (let i = 0; i < 4; i++) await answer(chat, `question ${i}`);
     await expect(answer(chat, 'one more question please', { history: 'error' })).rejects.toMatchObject({ code: 'PROMPT_TOO_LONG' });
     await expect(answer(chat, 'short')).resolves.toBe('ok');
+  });
+
+  it('after the language worker restarts, the next question sends the image features again and keeps the history', async () => {
+    const { context, asked, images, restartLanguage } = fakeContext();
+    const chat = new LoupeChat(context);
+    await chat.setImage(new Blob([new Uint8Array(4)]));
+    await answer(chat, 'first');
+    restartLanguage();
+    await answer(chat, 'second');
+    expect(images).toEqual([8, 8]); // encoded once, sent twice
+    expect(asked[1]!.map((m) => m.content)).toEqual(['<image>\nfirst', 'ok', 'second']);
+    await answer(chat, 'third');
+    expect(images).toEqual([8, 8]);
+  });
+
+  it('an answer that ignores its cancel past the deadline restarts the worker: ABORTED, and the chat answers again', async () => {
+    const { context, overdue, hangNextAsk } = fakeContext();
+    const chat = new LoupeChat(context);
+    hangNextAsk();
+    const controller = new AbortController();
+    const pending = answer(chat, 'hang', { signal: controller.signal });
+    controller.abort();
+    const started = performance.now();
+    await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(overdue).toEqual(['language: The answer']);
+    await expect(answer(chat, 'again')).resolves.toBe('ok');
   });
 });

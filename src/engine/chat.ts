@@ -16,6 +16,27 @@ export interface ChatContext {
   imageToken: string;
   /** The decoder's context length (positions), for refusing an image that cannot fit. */
   contextLength: number;
+  /** Counts the language worker's restarts: a new one has none of this chat's state. */
+  languageGeneration: () => number;
+  /** How long a cancelled call may go on before `stopOverdue` restarts its worker. */
+  abortDeadlineMs: number;
+  stopOverdue: (role: 'vision' | 'language', what: string) => void;
+}
+
+/** Calls `onOverdue` if `settled` has not settled `ms` after `signal` aborts. */
+function overdueAfterAbort(signal: AbortSignal | undefined, ms: number, onOverdue: () => void): { settled: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => {
+    timer = setTimeout(onOverdue, ms);
+  };
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    settled: () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 const DEFAULT_MAX_NEW_TOKENS = 128;
@@ -31,6 +52,11 @@ export class LoupeChat {
   private readonly id = nextChatId++;
   private readonly messages: ChatMessage[] = [];
   private image: ImageSummary | undefined;
+  /**
+   * The image's features as the language worker has them, and which worker generation has
+   * them: after a restart the next question sends them again (no re-encode, history kept).
+   */
+  private features: { data: Float32Array; tokens: number; generation: number } | undefined;
   private imageUsed = false;
   private answering = false;
   private lastStats: AnswerStats | undefined;
@@ -58,6 +84,7 @@ export class LoupeChat {
     const requestId = this.context.nextRequestId();
     const onAbort = () => void this.context.vision.cancel(requestId);
     signal?.addEventListener('abort', onAbort, { once: true });
+    const overdue = overdueAfterAbort(signal, this.context.abortDeadlineMs, () => this.context.stopOverdue('vision', 'Setting the image'));
     try {
       const source = await toWorkerSource(input, globalThis.location?.href ?? 'http://localhost/');
       const result = await this.context.vision.encode({ requestId, source, overrides });
@@ -69,7 +96,10 @@ export class LoupeChat {
           { details: { visualTokens: result.tokens, contextLength: this.context.contextLength } },
         );
       }
+      const generation = this.context.languageGeneration();
+      const kept = result.features.slice();
       await this.context.language.setImage(this.id, Comlink.transfer(result.features, [result.features.buffer]), result.tokens);
+      this.features = { data: kept, tokens: result.tokens, generation };
       this.messages.length = 0;
       this.imageUsed = false;
       this.image = {
@@ -82,8 +112,18 @@ export class LoupeChat {
       };
       return this.image;
     } finally {
+      overdue.settled();
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Sends the image's features again if the language worker restarted since they were sent. */
+  private async reattachImage(): Promise<void> {
+    const features = this.features;
+    const generation = this.context.languageGeneration();
+    if (!features || features.generation === generation) return;
+    await this.context.language.setImage(this.id, features.data.slice(), features.tokens);
+    features.generation = generation;
   }
 
   /**
@@ -139,6 +179,7 @@ export class LoupeChat {
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
+    const overdue = overdueAfterAbort(signal, this.context.abortDeadlineMs, () => this.context.stopOverdue('language', 'The answer'));
     const onToken = Comlink.proxy((piece: TokenPiece) => {
       firstTokenAt ??= performance.now();
       if (signal?.aborted) return;
@@ -146,6 +187,7 @@ export class LoupeChat {
     });
     let result: AskResult;
     try {
+      await this.reattachImage();
       for (;;) {
         const messages = [...this.keptTurns(trimmed), { role: 'user' as const, content }];
         try {
@@ -170,9 +212,11 @@ export class LoupeChat {
         }
       }
     } catch (error) {
+      // A worker restarted for an overdue cancel rejects with ABORTED, as a clean stop would.
       settle.fail(error);
       return;
     } finally {
+      overdue.settled();
       signal?.removeEventListener('abort', onAbort);
     }
     this.messages.push({ role: 'user', content }, { role: 'assistant', content: result.text });
@@ -221,6 +265,7 @@ export class LoupeChat {
     if (this.answering) throw new LoupeError('BUSY', 'Stop the answer before resetting the chat.');
     this.messages.length = 0;
     this.image = undefined;
+    this.features = undefined;
     this.imageUsed = false;
     void this.context.language.setImage(this.id, null, 0);
   }

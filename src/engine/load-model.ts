@@ -2,9 +2,10 @@ import * as Comlink from 'comlink';
 import { fetchJson, joinUrl, parseBundleSpec, type LoadProgress, type ModuleName, type Provider } from '../bundle';
 import type { GpuBufferBytes, ModuleReport } from '../device';
 import { LoupeError, abortError, asLoupeError } from '../errors';
-import type { LanguageWorkerApi, RenderResult, VisionWorkerApi } from '../../workers/protocol';
+import type { LanguageWorkerApi, RenderResult, VisionWorkerApi, WorkerLoadResult } from '../../workers/protocol';
 import { toWorkerSource } from './image-transfer';
 import { LoupeChat } from './chat';
+import { checkLoadOptions } from './options';
 import { installErrorTransfer } from './comlink-errors';
 import { defaultWasmUrl, defaultWorkers } from './default-workers';
 import { WorkerSupervisor } from './supervisor';
@@ -12,6 +13,13 @@ import type { ImageInput, LoadModelOptions, ModelInfo, SetImageOptions } from '.
 
 /** How long dispose() waits for the workers to release their sessions before ending them. */
 const DISPOSE_WAIT_MS = 2000;
+/** How long a cancelled call may keep running (a session.run cannot be interrupted) before its worker is restarted. */
+export const ABORT_DEADLINE_MS = 3000;
+
+type Supervisors = {
+  vision: WorkerSupervisor<VisionWorkerApi, WorkerLoadResult>;
+  language: WorkerSupervisor<LanguageWorkerApi, WorkerLoadResult>;
+};
 
 /** A loaded bundle: two workers, their sessions, and the chats that use them. */
 export class LoupeModel {
@@ -23,10 +31,17 @@ export class LoupeModel {
 
   constructor(
     readonly info: ModelInfo,
-    private readonly supervisors: { vision: WorkerSupervisor<VisionWorkerApi>; language: WorkerSupervisor<LanguageWorkerApi> },
+    private readonly supervisors: Supervisors,
+    private readonly abortDeadlineMs: number = ABORT_DEADLINE_MS,
   ) {
     this.vision = supervisors.vision.remote;
     this.language = supervisors.language.remote;
+    // A restarted worker may run on another provider (a lost GPU, wasm now): say so in info.
+    for (const supervisor of [supervisors.vision, supervisors.language]) {
+      supervisor.onRestarted = (result) => {
+        for (const report of result.modules) this.info.modules[report.module] = report;
+      };
+    }
   }
 
   private assertLive(): void {
@@ -46,7 +61,47 @@ export class LoupeModel {
       nextRequestId: () => ++this.requestCounter,
       imageToken: this.info.spec.imageToken,
       contextLength: this.info.spec.text.maxPositions,
+      languageGeneration: () => this.supervisors.language.generation,
+      abortDeadlineMs: this.abortDeadlineMs,
+      stopOverdue: (role, what) => this.stopOverdue(role, what),
     });
+  }
+
+  /**
+   * A cancelled call that is still running after the abort deadline (a session.run cannot be
+   * interrupted) ends with its worker: the call rejects with ABORTED and a fresh worker loads
+   * the sessions again, so the engine is usable again without waiting for the run.
+   */
+  private stopOverdue(role: 'vision' | 'language', what: string): void {
+    const error = new LoupeError('ABORTED', `${what} was cancelled and did not stop within ${this.abortDeadlineMs} ms, so the ${role} worker was restarted; the engine is still usable.`);
+    void this.supervisors[role].restart(error).catch(() => undefined);
+  }
+
+  /**
+   * After WORKER_CRASHED (or a restart that failed): starts fresh workers for the roles that
+   * failed and loads their sessions again. Chats keep their history and image features; the
+   * next question re-sends them. Resolves with the model's info (providers may differ).
+   */
+  async recover(): Promise<ModelInfo> {
+    if (this.disposed) throw new LoupeError('DISPOSED', 'This model was disposed; call loadModel() again.');
+    await Promise.all(
+      [this.supervisors.vision, this.supervisors.language].map((supervisor) => {
+        const failed = supervisor.error;
+        return failed ? supervisor.restart(failed) : undefined;
+      }),
+    );
+    return this.info;
+  }
+
+  /**
+   * For fault drills and tests: destroys the GPU device each worker's sessions run on, as a
+   * driver reset would. The workers report DEVICE_LOST and restart on a new device. Resolves
+   * with whether any device was destroyed (false on wasm).
+   */
+  async loseGpuDevice(): Promise<boolean> {
+    this.assertLive();
+    const lost = await Promise.all([this.vision.loseGpuDevice(), this.language.loseGpuDevice()]);
+    return lost.some(Boolean);
   }
 
   /**
@@ -90,8 +145,8 @@ export class LoupeModel {
     const released = Promise.allSettled([this.vision.dispose(), this.language.dispose()]);
     await Promise.race([released, new Promise((resolve) => setTimeout(resolve, DISPOSE_WAIT_MS))]);
     const error = new LoupeError('DISPOSED', 'The model was disposed while this was running; call loadModel() again.');
-    this.supervisors.vision.fail(error);
-    this.supervisors.language.fail(error);
+    this.supervisors.vision.end(error);
+    this.supervisors.language.end(error);
   }
 }
 
@@ -116,6 +171,7 @@ function withChatTemplate(tokenizerConfig: unknown, chatTemplate: unknown): unkn
  */
 export async function loadModel(source: string | URL, options: LoadModelOptions = {}): Promise<LoupeModel> {
   installErrorTransfer();
+  checkLoadOptions(options);
   const started = performance.now();
   const { signal, onProgress } = options;
   const baseUrl = resolveBase(source);
@@ -144,13 +200,6 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
   const tokenizerConfig = withChatTemplate(tokenizerFileConfig, chatTemplate);
 
   const factories = options.workers ?? defaultWorkers;
-  const supervisors = {
-    vision: new WorkerSupervisor<VisionWorkerApi>('vision', factories.vision()),
-    language: new WorkerSupervisor<LanguageWorkerApi>('language', factories.language()),
-  };
-  const vision = supervisors.vision.remote;
-  const language = supervisors.language.remote;
-  const progress = Comlink.proxy(report);
   const request = {
     spec,
     device: options.device ?? 'auto',
@@ -159,6 +208,18 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
     ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
     assets: { wasmUrl: options.wasmUrl ?? defaultWasmUrl, ...(options.threads !== undefined ? { numThreads: options.threads } : {}) },
   };
+  const languageRequest = { ...request, tokenizerJson, tokenizerConfig };
+  // A restart (after a crash, a lost device or an overdue cancel) loads the same files from
+  // the cache; a lost GPU may not come back, so it may fall back to wasm ('auto', reported).
+  const restartDevice = request.device === 'wasm' ? 'wasm' : 'auto';
+  const quiet = () => Comlink.proxy(() => undefined);
+  const supervisors: Supervisors = {
+    vision: new WorkerSupervisor('vision', factories.vision, (remote) => remote.load({ ...request, device: restartDevice }, quiet())),
+    language: new WorkerSupervisor('language', factories.language, (remote) => remote.load({ ...languageRequest, device: restartDevice }, quiet())),
+  };
+  const vision = supervisors.vision.remote;
+  const language = supervisors.language.remote;
+  const progress = Comlink.proxy(report);
 
   let stop: (error: LoupeError) => void = () => undefined;
   const stopped = new Promise<never>((_, reject) => {
@@ -169,7 +230,7 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
   try {
     if (signal?.aborted) throw abortError('Loading the model');
     const [visionResult, languageResult] = await Promise.race([
-      Promise.all([vision.load(request, progress), language.load({ ...request, tokenizerJson, tokenizerConfig }, progress)]),
+      Promise.all([vision.load(request, progress), language.load(languageRequest, progress)]),
       stopped,
     ]);
     const modules = Object.fromEntries(
@@ -179,11 +240,12 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
     return new LoupeModel(
       { baseUrl, spec, modules, gpu: visionResult.gpu, threads: visionResult.threads, preprocessor: visionResult.preprocessor, loadMs: performance.now() - started },
       supervisors,
+      options.abortDeadlineMs ?? ABORT_DEADLINE_MS,
     );
   } catch (error) {
     const ended = asLoupeError(error, 'INTERNAL', 'Loading the model');
-    supervisors.vision.fail(ended);
-    supervisors.language.fail(ended);
+    supervisors.vision.end(ended);
+    supervisors.language.end(ended);
     throw asLoupeError(error, 'INTERNAL', `Loading the bundle at ${joinUrl(baseUrl, '')}`);
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -44,3 +44,12 @@ export function checkSetImageOptions(options: unknown): SetImageOptions {
   checkSignal(options as SetImageOptions);
   return options as SetImageOptions;
 }
+
+/** loadModel()'s numeric options; the rest are checked where they are used (typed errors). */
+export function checkLoadOptions<T extends object>(options: T): T {
+  if (typeof options !== 'object' || options === null) throw invalid('options', 'an object', options);
+  checkCount(options, 'abortDeadlineMs', 0, 600_000);
+  checkCount(options, 'threads', 1, 64);
+  checkSignal(options as { signal?: unknown });
+  return options;
+}

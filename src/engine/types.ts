@@ -30,6 +30,11 @@ export interface LoadModelOptions {
   wasmUrl?: string;
   /** Custom worker construction, for hosts that serve the worker scripts themselves. */
   workers?: WorkerFactories;
+  /**
+   * How long a cancelled call may go on (a running session.run cannot be interrupted) before
+   * its worker is restarted so the engine is usable again (default 3000 ms).
+   */
+  abortDeadlineMs?: number;
 }
 
 export interface ModelInfo {

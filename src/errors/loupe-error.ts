@@ -18,6 +18,7 @@ export type LoupeErrorCode =
   | 'INVALID_ARGUMENT'
   | 'DISPOSED'
   | 'WORKER_CRASHED'
+  | 'DEVICE_LOST'
   | 'UNSUPPORTED_MODEL'
   | 'MODEL_TOO_LARGE'
   | 'DEVICE_LIMIT'

@@ -28,6 +28,8 @@ const params = new URLSearchParams(location.search);
 let model: LoupeModel | undefined;
 let chat: LoupeChat | undefined;
 let hasImage = false;
+/** The image being encoded: a question asked meanwhile waits for it instead of going without. */
+let imagePending: Promise<void> | undefined;
 let stopper: AbortController | undefined;
 
 function describe(error: unknown): string {
@@ -142,6 +144,13 @@ async function useImage(blob: Blob, name: string): Promise<void> {
     return;
   }
   imageStatus.textContent = `Encoding ${name}…`;
+  const done = setImageOn(chat, blob, name);
+  imagePending = done;
+  await done;
+  if (imagePending === done) imagePending = undefined;
+}
+
+async function setImageOn(chat: LoupeChat, blob: Blob, name: string): Promise<void> {
   try {
     const summary = await chat.setImage(blob, planOverrides());
     currentImage = { blob, name, width: summary.plan.imageWidth, height: summary.plan.imageHeight };
@@ -203,6 +212,27 @@ function showTruth(answer: HTMLLIElement, truth: string): void {
   answer.after(mark);
 }
 
+/**
+ * An error in the conversation. A crashed worker gets a button that restarts it (the chat
+ * keeps its image and history); a lost GPU device restarts by itself.
+ */
+function showFailure(error: unknown): void {
+  const item = addTurn('error', describe(error));
+  if (!isLoupeError(error, 'WORKER_CRASHED') || !model) return;
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.textContent = 'Restart the model';
+  const failed = model;
+  button.addEventListener('click', () => {
+    button.disabled = true;
+    failed.recover().then(
+      () => (item.textContent = 'The model was restarted; the conversation and image are kept. Ask again.'),
+      (again: unknown) => (item.textContent = `The model could not be restarted: ${describe(again)}`),
+    );
+  });
+  item.append(' ', button);
+}
+
 async function ask(text: string): Promise<void> {
   if (!chat || !text.trim()) return;
   stopper = new AbortController();
@@ -220,7 +250,7 @@ async function ask(text: string): Promise<void> {
       answer.textContent += ' [stopped]';
       stats.textContent = chat.stats ? formatStats(chat.stats) : '';
     } else {
-      addTurn('error', describe(error));
+      showFailure(error);
     }
   } finally {
     answer.removeAttribute('aria-busy');
@@ -236,8 +266,16 @@ modelForm.addEventListener('submit', (event) => {
 });
 askForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  if (!hasImage) addTurn('error', 'No image yet: the question is answered from text alone.');
-  void ask(question.value);
+  const text = question.value;
+  void (async () => {
+    if (imagePending) {
+      const note = addTurn('error', 'Waiting for the image to finish encoding…');
+      await imagePending;
+      note.remove();
+    }
+    if (!hasImage) addTurn('error', 'No image yet: the question is answered from text alone.');
+    await ask(text);
+  })();
 });
 stopButton.addEventListener('click', () => stopper?.abort());
 $('offline').addEventListener('click', () => {
