@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { expect, test, type Page } from '@playwright/test';
+import { LAUNCH_ARGS } from './launch-args';
 import { BUNDLE, IMAGE, golden, openHarness } from './support';
 
 /**
@@ -41,6 +42,22 @@ async function cycles(page: Page, kind: 'ask' | 'image', count: number): Promise
   );
 }
 
+// gc() in the page and in each worker before a sample, so a sample is not a collection's luck.
+test.use({ launchOptions: { executablePath: process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium', args: [...LAUNCH_ARGS, '--js-flags=--expose-gc'] } });
+
+async function collectGarbage(page: Page): Promise<void> {
+  const collect = () => (globalThis as unknown as { gc?: () => void }).gc?.();
+  await page.evaluate(collect);
+  // A worker busy or gone does not answer: give each a moment, not the test's whole budget.
+  const moment = () => new Promise((resolve) => setTimeout(resolve, 2000));
+  for (const worker of page.workers()) await Promise.race([worker.evaluate(collect).catch(() => undefined), moment()]);
+}
+
+async function sample(page: Page): Promise<{ rss: number; gpu: number }> {
+  await collectGarbage(page);
+  return { rss: rendererBytes(), gpu: await page.evaluate(() => window.leakRun.gpu()) };
+}
+
 for (const device of ['wasm', 'webgpu'] as const) {
   test(`50 ask and 20 setImage cycles on one engine leave memory within a bound of its first-cycle level (${device})`, async ({ page }) => {
     test.setTimeout(300_000);
@@ -78,9 +95,9 @@ for (const device of ['wasm', 'webgpu'] as const) {
     const report: string[] = [];
     for (const [kind, count] of [['ask', ASK_CYCLES], ['image', IMAGE_CYCLES]] as const) {
       await cycles(page, kind, 1);
-      const first = { rss: rendererBytes(), gpu: await page.evaluate(() => window.leakRun.gpu()) };
+      const first = await sample(page);
       const ids = await cycles(page, kind, count - 1);
-      const last = { rss: rendererBytes(), gpu: await page.evaluate(() => window.leakRun.gpu()) };
+      const last = await sample(page);
       if (kind === 'ask') expect(ids).toEqual(golden.greedy_ids.slice(0, 4));
       const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
       report.push(`${kind}: renderers ${mib(first.rss)} -> ${mib(last.rss)} MiB, GPU ${mib(first.gpu)} -> ${mib(last.gpu)} MiB after 1 and ${count} cycles`);

@@ -139,3 +139,40 @@ test('a lost GPU device: the pending answer is DEVICE_LOST, the workers restart 
   expect(result.second).toEqual(result.expected);
   expect(result.providers).toEqual(['webgpu', 'webgpu', 'webgpu']);
 });
+
+for (const device of ['wasm', 'webgpu'] as const) {
+  test(`chat.close() during an answer stops it cleanly (ABORTED), frees the chat, and the model answers in another chat (${device})`, async ({ page }) => {
+    await openHarness(page);
+    const result = await page.evaluate(
+      async ({ bundle, image, question, device }) => {
+        const outcome = (promise: Promise<unknown>) => promise.then(() => 'ok', (error: { code?: string }) => error.code ?? String(error));
+        const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
+          const ids: (number | null)[] = [];
+          for await (const piece of stream) ids.push(piece.tokenId);
+          return ids;
+        };
+        const model = await window.loupe.loadModel(bundle, { device, dtype: 'fp32' });
+        const blob = await (await fetch(image)).blob();
+        const chat = model.chat();
+        await chat.setImage(blob);
+        const streaming = outcome(drain(chat.ask(question, { maxNewTokens: 400, minNewTokens: 400 })));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const started = performance.now();
+        chat.close();
+        const closed = await streaming;
+        const stopMs = performance.now() - started;
+        const afterClose = await outcome((async () => chat.ask(question))());
+        const other = model.chat();
+        await other.setImage(blob);
+        const ids = await drain(other.ask(question, { maxNewTokens: 4 }));
+        await model.dispose();
+        return { closed, stopMs, afterClose, ids };
+      },
+      { bundle: BUNDLE, image: IMAGE, question: golden.question, device },
+    );
+    expect(result.closed).toBe('ABORTED');
+    expect(result.stopMs).toBeLessThan(3000);
+    expect(result.afterClose).toBe('DISPOSED');
+    expect(result.ids).toEqual(golden.greedy_ids.slice(0, 4));
+  });
+}

@@ -15,6 +15,10 @@ interface ChatState {
   visualTokens: number;
   cache: KvCache;
   busy: boolean;
+  /** The request answering now, while busy. */
+  requestId?: number;
+  /** Closed while answering: freed when the answer ends. */
+  closing?: boolean;
 }
 
 /** Tokens -> embeddings -> decoder -> tokens, inside the language worker. */
@@ -89,12 +93,15 @@ export class LanguageService implements LanguageWorkerApi {
       );
     }
     state.busy = true;
+    state.requestId = request.requestId;
     this.cancels.begin(request.requestId);
     return this.queue
       .run(() => this.answer(state, request, onToken))
       .finally(() => {
         releaseCallback(onToken);
         state.busy = false;
+        state.requestId = undefined;
+        if (state.closing) state.cache.clear();
         this.cancels.end(request.requestId);
       });
   }
@@ -135,9 +142,17 @@ export class LanguageService implements LanguageWorkerApi {
     this.cancels.cancel(requestId);
   }
 
+  /** Frees a chat's cache. A chat still answering is cancelled and freed when its answer ends. */
   closeChat(chatId: number): void {
-    this.chats.get(chatId)?.cache.clear();
+    const state = this.chats.get(chatId);
+    if (!state) return;
     this.chats.delete(chatId);
+    if (state.busy) {
+      state.closing = true;
+      if (state.requestId !== undefined) this.cancels.cancel(state.requestId);
+      return;
+    }
+    state.cache.clear();
   }
 
   gpuBytes(): GpuBufferBytes {

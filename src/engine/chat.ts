@@ -59,6 +59,9 @@ export class LoupeChat {
   private features: { data: Float32Array; tokens: number; generation: number } | undefined;
   private imageUsed = false;
   private answering = false;
+  /** The answer in flight: its request (to cancel on close) and when it has settled. */
+  private running: { requestId: number; settled: Promise<void> } | undefined;
+  private closed = false;
   private lastStats: AnswerStats | undefined;
 
   constructor(private readonly context: ChatContext) {}
@@ -78,6 +81,7 @@ export class LoupeChat {
 
   /** Encodes the image and starts a fresh conversation about it. */
   async setImage(input: ImageInput, options: SetImageOptions = {}): Promise<ImageSummary> {
+    this.assertOpen();
     if (this.answering) throw new LoupeError('BUSY', 'An answer is still streaming; stop it before changing the image.');
     const { signal, ...overrides } = checkSetImageOptions(options);
     if (signal?.aborted) throw abortError('Setting the image');
@@ -133,6 +137,7 @@ export class LoupeChat {
    * and the chat remains usable.
    */
   ask(question: string, options: AskOptions = {}): AsyncIterable<AnswerPiece> {
+    this.assertOpen();
     options = checkAskOptions(options);
     if (this.answering) {
       throw new LoupeError('BUSY', 'This chat is already answering. Wait for the answer or abort it before asking again.');
@@ -153,11 +158,22 @@ export class LoupeChat {
         stream.fail(error);
       },
     };
-    void this.run(question, options, stream, settle).catch(settle.fail);
+    const requestId = this.context.nextRequestId();
+    const settled = this.run(requestId, question, options, stream, settle).catch(settle.fail);
+    const running = { requestId, settled };
+    this.running = running;
+    void settled.finally(() => {
+      if (this.running === running) this.running = undefined;
+    });
     return stream;
   }
 
+  private assertOpen(): void {
+    if (this.closed) throw new LoupeError('DISPOSED', 'This chat was closed; start a new one with model.chat().');
+  }
+
   private async run(
+    requestId: number,
     question: string,
     options: AskOptions,
     stream: PushStream<AnswerPiece>,
@@ -166,7 +182,6 @@ export class LoupeChat {
     const { signal } = options;
     const started = performance.now();
     let firstTokenAt: number | undefined;
-    const requestId = this.context.nextRequestId();
     const attachImage = this.image !== undefined && !this.imageUsed;
     const content = attachImage ? `${this.context.imageToken}\n${question}` : question;
     let trimmed = 0;
@@ -270,7 +285,17 @@ export class LoupeChat {
     void this.context.language.setImage(this.id, null, 0);
   }
 
+  /**
+   * Ends the chat and frees its state in the worker. An answer still streaming stops cleanly
+   * first (its stream ends with ABORTED); later calls on this chat are DISPOSED errors.
+   */
   close(): void {
-    void this.context.language.closeChat(this.id);
+    if (this.closed) return;
+    this.closed = true;
+    const running = this.running;
+    const free = () => void this.context.language.closeChat(this.id).catch(() => undefined);
+    if (!running) return free();
+    void this.context.language.cancel(running.requestId);
+    void running.settled.finally(free);
   }
 }
