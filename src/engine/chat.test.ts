@@ -124,6 +124,29 @@ describe('LoupeChat', () => {
     await expect(answer(chat, 'short')).resolves.toBe('ok');
   });
 
+  it('overlapping setImage calls resolve to the last one, even when the earlier image is ready later', async () => {
+    const { context, images } = fakeContext();
+    // The first image takes longer to decode than the second (decoding runs outside the queue).
+    const delays = [40, 0];
+    const slow = {
+      ...context,
+      vision: {
+        ...context.vision,
+        encode: async (request: { requestId: number }) => {
+          await new Promise((resolve) => setTimeout(resolve, delays.shift() ?? 0));
+          return context.vision.encode(request as never).then((r) => ({ ...r, tokens: 8 + request.requestId }));
+        },
+      },
+    } as unknown as ChatContext;
+    const chat = new LoupeChat(slow);
+    const first = chat.setImage(new Blob([new Uint8Array(4)]));
+    const second = chat.setImage(new Blob([new Uint8Array(4)]));
+    const [a, b] = await Promise.all([first, second]);
+    expect(a).toBe(b);
+    expect(chat.imageSummary).toBe(b);
+    expect(images).toEqual([b.visualTokens]); // only the last image reached the language worker
+  });
+
   it('after the language worker restarts, the next question sends the image features again and keeps the history', async () => {
     const { context, asked, images, restartLanguage } = fakeContext();
     const chat = new LoupeChat(context);

@@ -62,6 +62,9 @@ export class LoupeChat {
   /** The answer in flight: its request (to cancel on close) and when it has settled. */
   private running: { requestId: number; settled: Promise<void> } | undefined;
   private closed = false;
+  /** setImage calls so far, and the promise of the last one (overlapping calls resolve to it). */
+  private imageCalls = 0;
+  private lastImageCall: Promise<ImageSummary> | undefined;
   private lastStats: AnswerStats | undefined;
 
   constructor(private readonly context: ChatContext) {}
@@ -79,8 +82,18 @@ export class LoupeChat {
     return this.image;
   }
 
-  /** Encodes the image and starts a fresh conversation about it. */
-  async setImage(input: ImageInput, options: SetImageOptions = {}): Promise<ImageSummary> {
+  /**
+   * Encodes the image and starts a fresh conversation about it. Calls that overlap resolve
+   * to the last one: an earlier call whose image is ready after a later call started is
+   * dropped and settles as the later call does.
+   */
+  setImage(input: ImageInput, options: SetImageOptions = {}): Promise<ImageSummary> {
+    const call = this.encodeImage(input, options, ++this.imageCalls);
+    this.lastImageCall = call;
+    return call;
+  }
+
+  private async encodeImage(input: ImageInput, options: SetImageOptions, call: number): Promise<ImageSummary> {
     this.assertOpen();
     if (this.answering) throw new LoupeError('BUSY', 'An answer is still streaming; stop it before changing the image.');
     const { signal, ...overrides } = checkSetImageOptions(options);
@@ -92,6 +105,7 @@ export class LoupeChat {
     try {
       const source = await toWorkerSource(input, globalThis.location?.href ?? 'http://localhost/');
       const result = await this.context.vision.encode({ requestId, source, overrides });
+      if (call !== this.imageCalls) return await this.lastImageCall!;
       if (result.tokens + MIN_PROMPT_ROOM > this.context.contextLength) {
         throw new LoupeError(
           'INVALID_ARGUMENT',
