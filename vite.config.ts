@@ -23,7 +23,8 @@ export default defineConfig({
     // Model files are not: Loupe keeps them in its own Cache Storage entry on first use, so
     // a new deploy (a new precache) never evicts a downloaded model.
     VitePWA({
-      registerType: 'autoUpdate',
+      // A new deploy waits until the page says it may take over (no reload mid-conversation).
+      registerType: 'prompt',
       injectRegister: null,
       // Our own service worker (workers/service-worker.ts): Workbox precaching plus the COOP/COEP
       // headers that make the page cross-origin isolated on hosts that cannot send them.

@@ -19,7 +19,18 @@ function build(id: string, outDir: string): void {
   execFileSync('npx', ['vite', 'build', '--logLevel', 'error', '--outDir', outDir, '--emptyOutDir'], { cwd: ROOT, env: { ...process.env, VITE_BUILD_ID: id }, stdio: 'ignore' });
 }
 
-test('a new deploy updates the app without breaking the cached model', async ({ page, context }) => {
+/** What the browser does on its own from time to time: look for a new service worker. */
+async function checkForUpdate(page: import('@playwright/test').Page): Promise<void> {
+  await page
+    .evaluate(async () => {
+      await (await navigator.serviceWorker.getRegistration())?.update();
+    })
+    .catch((error: Error) => {
+      if (!/context was destroyed|navigat/i.test(error.message)) throw error; // the page reloaded itself
+    });
+}
+
+test('a new deploy waits for the user during a conversation, updates an idle page at once, and keeps the cached model', async ({ page, context }) => {
   test.setTimeout(400_000);
   const work = mkdtempSync(join(tmpdir(), 'loupe-deploy-'));
   build('A', join(work, 'a'));
@@ -43,27 +54,18 @@ test('a new deploy updates the app without breaking the cached model', async ({ 
     const cachedBefore = await page.evaluate(async () => (await (await caches.open('loupe-models-v1')).keys()).length);
     expect(cachedBefore).toBeGreaterThanOrEqual(8);
 
+    // A conversation is in progress: the new deploy waits for the user. (A question without an
+    // image: encoding the 1536-px sample on SwiftShader's WebGPU would take minutes.)
+    await page.getByLabel('Question', { exact: true }).fill('What is in the image?');
+    await page.getByRole('button', { name: 'Ask' }).click();
+    await expect(page.locator('#stats')).toContainText('tokens/s', { timeout: 120_000 });
     host.root = join(work, 'b'); // deploy
-    // A navigation makes the browser fetch service-worker.js again; the new one installs (only
-    // the changed shell files are fetched), activates and takes control, and the app
-    // (registerType autoUpdate) may reload itself onto the new build. The test reloads only
-    // while no new worker is installing or waiting, so its reloads never race that update.
-    await page.reload();
-    await expect
-      .poll(
-        async () => {
-          const updating = await page
-            .evaluate(async () => {
-              const registration = await navigator.serviceWorker.getRegistration();
-              return registration === undefined || registration.installing !== null || registration.waiting !== null;
-            })
-            .catch(() => true); // the app is reloading itself
-          if (!updating) await page.reload();
-          return page.locator('#build').textContent();
-        },
-        { timeout: 120_000, intervals: [3_000] },
-      )
-      .toBe('build B');
+    await checkForUpdate(page);
+    await expect(page.locator('#update')).toContainText('A new version of Loupe is ready', { timeout: 60_000 });
+    await expect(page.locator('#build')).toHaveText('build A');
+    await expect(page.locator('#conversation .assistant')).toHaveCount(1); // not reloaded under the user
+    await page.getByRole('button', { name: 'Reload now' }).click();
+    await expect(page.locator('#build')).toHaveText('build B', { timeout: 60_000 });
     expect(await page.evaluate(async () => (await (await caches.open('loupe-models-v1')).keys()).length)).toBe(cachedBefore);
 
     await context.setOffline(true);
@@ -71,6 +73,13 @@ test('a new deploy updates the app without breaking the cached model', async ({ 
     await expect(page.locator('#build')).toHaveText('build B');
     await expect(page.locator('#model-status')).toContainText('Loaded in', { timeout: 120_000 });
     await context.setOffline(false);
+
+    // An idle page (no image, no conversation) takes the next deploy at once.
+    await expect(page.locator('#model-status')).toContainText('Loaded in', { timeout: 120_000 });
+    host.root = join(work, 'a'); // deploy the other build again
+    await checkForUpdate(page);
+    await expect(page.locator('#build')).toHaveText('build A', { timeout: 60_000 });
+    await expect(page.locator('#update')).toBeHidden();
   } finally {
     await host.close();
   }

@@ -5,7 +5,6 @@ import { loadSamples, TINY_SAMPLE, type Sample } from './samples';
 import { SHIPPED_BUNDLES, bundlesTaking } from './bundles';
 import { isCorrectAnswer } from '../tokens/answer';
 
-registerOfflineShell();
 // Which deploy is running (set VITE_BUILD_ID when building); shown so an update is visible.
 document.getElementById('build')!.textContent = `build ${(import.meta.env.VITE_BUILD_ID as string | undefined) ?? (import.meta.env.DEV ? 'dev' : 'local')}`;
 
@@ -371,3 +370,18 @@ const startUrl = $<HTMLInputElement>('model-url').value;
 modelPick.value = [...modelPick.options].some((o) => o.value === startUrl) ? startUrl : '';
 void fillSamples();
 void load($<HTMLInputElement>('model-url').value, device);
+
+// A new deploy reloads the page only when nothing would be lost; during a conversation it
+// waits for the user.
+registerOfflineShell(
+  () => !hasImage && !imagePending && !stopper && conversation.childElementCount === 0,
+  (update) => {
+    const note = $('update');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = 'Reload now';
+    button.addEventListener('click', update);
+    note.replaceChildren('A new version of Loupe is ready; your conversation stays until you reload. ', button);
+    note.hidden = false;
+  },
+);

@@ -2,9 +2,26 @@ import { registerSW } from 'virtual:pwa-register';
 import { MODEL_CACHE, storageStatus } from '../bundle';
 import { formatBytes } from './format';
 
-/** The app shell works offline once the service worker is installed (production builds only). */
-export function registerOfflineShell(): void {
-  if (import.meta.env.PROD && 'serviceWorker' in navigator) registerSW({ immediate: true });
+/**
+ * The app shell works offline once the service worker is installed (production builds only).
+ * When a new deploy is ready, it takes over (the page reloads) at once if `idle()` says nothing
+ * would be lost; otherwise `offer` gets a function that does it when the user chooses.
+ */
+export function registerOfflineShell(idle: () => boolean, offer: (update: () => void) => void): void {
+  if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return;
+  const updateSW = registerSW({
+    immediate: true,
+    onNeedRefresh() {
+      // Reload once the new worker controls the page (workbox-window does so only for updates it
+      // found itself, not for ones the browser found on its own).
+      const update = () => {
+        navigator.serviceWorker.addEventListener('controllerchange', () => location.reload(), { once: true });
+        void updateSW(true);
+      };
+      if (idle()) update();
+      else offer(update);
+    },
+  });
 }
 
 /** How many of a bundle's files Cache Storage holds, and their bytes. */
