@@ -165,7 +165,10 @@ export class LanguageService implements LanguageWorkerApi {
 
   async dispose(): Promise<void> {
     this.device.release();
-    for (const id of [...this.chats.keys()]) this.closeChat(id);
+    // Not closeChat: it would cancel a running answer, which must settle as DISPOSED (the page
+    // ends the worker), not as a cancel that races it.
+    for (const state of this.chats.values()) state.cache.clear();
+    this.chats.clear();
     await this.model?.release();
     this.model = undefined;
   }
