@@ -140,18 +140,20 @@ test('a lost GPU device: the pending answer is DEVICE_LOST, the workers restart 
   expect(result.providers).toEqual(['webgpu', 'webgpu', 'webgpu']);
 });
 
+const CLOSE_DEADLINE_MS = 1500;
+
 for (const device of ['wasm', 'webgpu'] as const) {
   test(`chat.close() during an answer stops it cleanly (ABORTED), frees the chat, and the model answers in another chat (${device})`, async ({ page }) => {
     await openHarness(page);
     const result = await page.evaluate(
-      async ({ bundle, image, question, device }) => {
+      async ({ bundle, image, question, device, deadline }) => {
         const outcome = (promise: Promise<unknown>) => promise.then(() => 'ok', (error: { code?: string }) => error.code ?? String(error));
         const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
           const ids: (number | null)[] = [];
           for await (const piece of stream) ids.push(piece.tokenId);
           return ids;
         };
-        const model = await window.loupe.loadModel(bundle, { device, dtype: 'fp32' });
+        const model = await window.loupe.loadModel(bundle, { device, dtype: 'fp32', abortDeadlineMs: deadline });
         const blob = await (await fetch(image)).blob();
         const chat = model.chat();
         await chat.setImage(blob);
@@ -168,10 +170,12 @@ for (const device of ['wasm', 'webgpu'] as const) {
         await model.dispose();
         return { closed, stopMs, afterClose, ids };
       },
-      { bundle: BUNDLE, image: IMAGE, question: golden.question, device },
+      { bundle: BUNDLE, image: IMAGE, question: golden.question, device, deadline: CLOSE_DEADLINE_MS },
     );
     expect(result.closed).toBe('ABORTED');
-    expect(result.stopMs).toBeLessThan(3000);
+    // A step already running finishes first (on SwiftShader the first prefill compiles its
+    // shaders for seconds); past the abort deadline the worker is restarted instead.
+    expect(result.stopMs).toBeLessThan(CLOSE_DEADLINE_MS + 1000);
     expect(result.afterClose).toBe('DISPOSED');
     expect(result.ids).toEqual(golden.greedy_ids.slice(0, 4));
   });

@@ -60,7 +60,7 @@ export class LoupeChat {
   private imageUsed = false;
   private answering = false;
   /** The answer in flight: its request (to cancel on close) and when it has settled. */
-  private running: { requestId: number; settled: Promise<void> } | undefined;
+  private running: { stop: AbortController; settled: Promise<void> } | undefined;
   private closed = false;
   /** setImage calls so far, and the promise of the last one (overlapping calls resolve to it). */
   private imageCalls = 0;
@@ -173,10 +173,16 @@ export class LoupeChat {
       },
     };
     const requestId = this.context.nextRequestId();
-    const settled = this.run(requestId, question, options, stream, settle).catch(settle.fail);
-    const running = { requestId, settled };
+    // The caller's signal or close() stop the answer, both under the abort deadline.
+    const stop = new AbortController();
+    const forward = () => stop.abort();
+    if (options.signal?.aborted) stop.abort();
+    else options.signal?.addEventListener('abort', forward, { once: true });
+    const settled = this.run(requestId, question, { ...options, signal: stop.signal }, stream, settle).catch(settle.fail);
+    const running = { stop, settled };
     this.running = running;
     void settled.finally(() => {
+      options.signal?.removeEventListener('abort', forward);
       if (this.running === running) this.running = undefined;
     });
     return stream;
@@ -301,7 +307,8 @@ export class LoupeChat {
 
   /**
    * Ends the chat and frees its state in the worker. An answer still streaming stops cleanly
-   * first (its stream ends with ABORTED); later calls on this chat are DISPOSED errors.
+   * first (its stream ends with ABORTED, within `abortDeadlineMs`: past it the language worker
+   * is restarted); later calls on this chat are DISPOSED errors.
    */
   close(): void {
     if (this.closed) return;
@@ -309,7 +316,7 @@ export class LoupeChat {
     const running = this.running;
     const free = () => void this.context.language.closeChat(this.id).catch(() => undefined);
     if (!running) return free();
-    void this.context.language.cancel(running.requestId);
+    running.stop.abort();
     void running.settled.finally(free);
   }
 }
