@@ -25,6 +25,8 @@ export interface LoupeImageConfig {
   cropSize: number;
   /** pyramid (PIIP): side of the low-resolution branch (the high one is `resolution`). */
   lowResolution: number;
+  /** pyramid: the low branch's own stride (a ViT's patch, e.g. 16 for PIIP-LLaVA's CLIP); its side is a multiple of it. */
+  lowStride: number;
   /** tiles (LLaVA-NeXT style): tile side and the most tiles besides the thumbnail. */
   tileSize: number;
   maxTiles: number;
@@ -54,6 +56,7 @@ export function defaultImageConfig(resolution: number, stride: number): LoupeIma
     numTokens: 728,
     cropSize: 384,
     lowResolution: Math.max(stride, Math.floor(resolution / 2 / stride) * stride),
+    lowStride: stride,
     tileSize: resolution,
     maxTiles: 4,
     shortestEdge: resolution,
@@ -91,6 +94,7 @@ export function parseLoupeConfig(preprocessor: Json, base?: LoupeImageConfig): L
     numTokens: integer(loupe, 'num_tokens', file, defaults.numTokens),
     cropSize: integer(loupe, 'crop_size', file, defaults.cropSize),
     lowResolution: integer(loupe, 'low_resolution', file, defaults.lowResolution),
+    lowStride: integer(loupe, 'low_stride', file, stride),
     tileSize: integer(loupe, 'tile_size', file, defaults.tileSize),
     maxTiles: integer(loupe, 'max_tiles', file, defaults.maxTiles),
   };

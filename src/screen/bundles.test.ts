@@ -14,6 +14,6 @@ describe("the demo's bundle catalogue", () => {
 
   it('names the bundles that can run a strategy', () => {
     expect(bundlesTaking(['pixel_values', 'coords']).map((b) => b.path)).toEqual(['models/tiny-random-mcllava/', 'models/tiny-converted-mcllava/']);
-    expect(bundlesTaking(['pixel_values_low', 'pixel_values']).map((b) => b.path)).toEqual(['models/tiny-random-piip/']);
+    expect(bundlesTaking(['pixel_values_low', 'pixel_values']).map((b) => b.path)).toEqual(['models/tiny-random-piip/', 'models/tiny-converted-piip/']);
   });
 });

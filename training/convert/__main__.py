@@ -1,8 +1,8 @@
 """npm run convert -- --from DIR --to public/models/NAME [--dtype fp32|q4] [--vision-tower DIR]
 
 Detects the released model from its config.json and writes a Loupe bundle. Supported
-here: ConvLLaVA-sft (LLaVA-llama + ConvNeXt) and MC-LLaVA (SigLIP crops + Phi-2).
-PIIP-LLaVA is not converted yet (README.md says what is missing).
+here: ConvLLaVA-sft (LLaVA-llama + ConvNeXt), MC-LLaVA (SigLIP crops + Phi-2) and
+PIIP-LLaVA (LLaVA-llama + a CLIP / ConvNeXt pyramid described by a config .py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import export_onnx
 from ..make_tiny_bundle import _write_json
 from ..quantize import to_int8_weights, to_matmul_nbits
-from . import checkpoint, convllava, mcllava, stream_decoder
+from . import checkpoint, convllava, mcllava, piip, piip_config, stream_decoder
 from .sentencepiece_json import tokenizer_json
 
 import onnx
@@ -24,11 +24,16 @@ import torch
 
 def convert(source: Path, out: Path, dtype: str, vision_tower: Path | None) -> dict:
     """fp32: every graph through PyTorch (the whole model in memory). q4: the int8 encoder
-    and fp32 embeddings through PyTorch, and (ConvLLaVA) the decoder streamed tensor by
+    and fp32 embeddings through PyTorch, and (ConvLLaVA, PIIP-LLaVA) the decoder streamed tensor by
     tensor into MatMulNBits blocks (stream_decoder.py), never held as a module."""
     config = json.loads((source / "config.json").read_text())
-    streamed = dtype == "q4" and convllava.is_convllava(config)
-    if convllava.is_convllava(config):
+    llama = convllava.is_convllava(config) or piip.detect(config)
+    streamed = dtype == "q4" and llama
+    if piip.detect(config):
+        kind = "piip"
+        tower_py = piip_config.read_tower_config(piip_config.find_tower_config(source, config["mm_vision_tower"], vision_tower))
+        model, report = piip.build_model(config, tower_py, checkpoint.tensors(source), decoder=not streamed)
+    elif convllava.is_convllava(config):
         kind = "convllava"
         tower_json = json.loads((vision_tower / "config.json").read_text()) if vision_tower else None
         model, report = convllava.build_model(config, checkpoint.tensors(source), checkpoint.tensors(vision_tower) if vision_tower else None,
@@ -39,13 +44,16 @@ def convert(source: Path, out: Path, dtype: str, vision_tower: Path | None) -> d
     else:
         raise SystemExit(f"{source}/config.json: not a checkpoint this converter knows (model_type {config.get('model_type')!r}, "
                          f"architectures {config.get('architectures')}, mm_vision_tower {config.get('mm_vision_tower')!r}); "
-                         "supported: ConvLLaVA-sft (LlavaLlamaForCausalLM + ConvNeXt), MC-LLaVA (mc-llava).")
+                         "supported: ConvLLaVA-sft (LlavaLlamaForCausalLM + ConvNeXt), MC-LLaVA (mc-llava), "
+                         "PIIP-LLaVA (LlavaLlamaForCausalLM + a PIIP config .py).")
     onnx_dir = out / "onnx"
     onnx_dir.mkdir(parents=True, exist_ok=True)
     scratch = tempfile.TemporaryDirectory()  # fp32 graphs that only feed a quantised one
     traced = onnx_dir if dtype == "fp32" else Path(scratch.name)
     if kind == "convllava":
         vision = export_onnx.export_vision(model, traced / "vision_encoder.onnx")
+    elif kind == "piip":
+        vision = _export_piip_vision(model, traced / "vision_encoder.onnx")
     else:
         size = model.vision.encoder.cfg.image_size
         gen = torch.Generator().manual_seed(0)
@@ -68,7 +76,9 @@ def convert(source: Path, out: Path, dtype: str, vision_tower: Path | None) -> d
             decoder = export_onnx.export_decoder(model, traced / "decoder_model_merged.onnx")
             onnx.save(to_matmul_nbits(decoder)[0], str(onnx_dir / "decoder_model_merged_q4.onnx"))
         dtypes = {"vision_encoder": "int8", "embed_tokens": "fp32", "decoder_model_merged": "q4"}
-    if kind == "convllava":
+    if kind == "piip":
+        files = piip.json_files(config, tower_py, model, report, tokenizer_json(str(source / "tokenizer.model"), [convllava.IMAGE_TOKEN]), dtypes, external)
+    elif kind == "convllava":
         files = convllava.json_files(config, model, report, tokenizer_json(str(source / "tokenizer.model"), [convllava.IMAGE_TOKEN]), dtypes, external)
     else:
         tokenizer = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
@@ -80,14 +90,26 @@ def convert(source: Path, out: Path, dtype: str, vision_tower: Path | None) -> d
     return {"bundle": str(out), "kind": kind, "dtypes": dtypes, **report}
 
 
+def _export_piip_vision(model: piip.PiipLlava, path: Path) -> onnx.ModelProto:
+    """Traced at a size pair other than the model's (and non-square), so no size is baked in."""
+    v = model.vision_cfg
+    high, low = 2 * v.stride, 3 * v.clip.patch_size
+    gen = torch.Generator().manual_seed(0)
+    dummy = (torch.randn(1, 3, high, high + v.stride, generator=gen), torch.randn(1, 3, low, low + v.clip.patch_size, generator=gen))
+    axes = {"pixel_values": {0: "batch_size", 2: "height", 3: "width"}, "pixel_values_low": {0: "batch_size", 2: "low_height", 3: "low_width"},
+            "image_features": {0: "batch_size", 1: "num_image_tokens"}}
+    return export_onnx._export(model.vision, dummy, path, ["pixel_values", "pixel_values_low"], ["image_features"], axes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--from", dest="source", type=Path, required=True, help="the released checkpoint directory")
     parser.add_argument("--to", dest="out", type=Path, required=True, help="bundle directory to write")
     parser.add_argument("--dtype", choices=["fp32", "q4"], default="q4",
-                        help="q4: int8 encoder, fp32 embeddings, q4 decoder (ConvLLaVA's streamed, memory-safe at 7B); fp32: everything in fp32 "
+                        help="q4: int8 encoder, fp32 embeddings, q4 decoder (ConvLLaVA's and PIIP-LLaVA's streamed, memory-safe at 7B); fp32: everything in fp32 "
                              "(the whole model in memory). Run both into one directory for both.")
-    parser.add_argument("--vision-tower", type=Path, help="separate ConvNeXt checkpoint when the sft shards hold no tower copy")
+    parser.add_argument("--vision-tower", type=Path, help="ConvLLaVA: the separate ConvNeXt checkpoint when the sft shards hold no tower copy; "
+                             "PIIP-LLaVA: the tower's config .py when the checkpoint directory has none")
     args = parser.parse_args()
     print(json.dumps(convert(args.source, args.out, args.dtype, args.vision_tower)))
 

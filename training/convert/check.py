@@ -1,6 +1,6 @@
-"""CI check (`npm run test:train`): converting the committed tiny ConvLLaVA-sft and
-MC-LLaVA checkpoints gives the committed bundles, byte for byte, and SentencePiece still
-encodes the golden samples as recorded.
+"""CI check (`npm run test:train`): converting the committed tiny ConvLLaVA-sft, MC-LLaVA
+and PIIP-LLaVA checkpoints gives the committed bundles, byte for byte, and SentencePiece
+still encodes the golden samples as recorded.
 
     /usr/bin/python3 -m training.convert.check
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .__main__ import convert
-from .goldens import BUNDLE, FIXTURES, MC_BUNDLE
+from .goldens import BUNDLE, FIXTURES, MC_BUNDLE, PIIP_BUNDLE
 from .tiny_release import write_safetensors
 
 
@@ -62,7 +62,13 @@ def main() -> None:
         differ = same_bundle(out, MC_BUNDLE)
         if differ:
             raise SystemExit(f"npm run convert of the MC-LLaVA release no longer gives the committed bundle ({differ})")
-        files = list(BUNDLE.rglob("*.*")) + list(MC_BUNDLE.rglob("*.*"))
+        out = Path(tmp) / "bundle-piip"
+        convert(FIXTURES / "piip-llava", out, "fp32", None)
+        convert(FIXTURES / "piip-llava", out, "q4", None)
+        differ = same_bundle(out, PIIP_BUNDLE)
+        if differ:
+            raise SystemExit(f"npm run convert of the PIIP-LLaVA release no longer gives the committed bundle ({differ})")
+        files = list(BUNDLE.rglob("*.*")) + list(MC_BUNDLE.rglob("*.*")) + list(PIIP_BUNDLE.rglob("*.*"))
     import sentencepiece as spm
 
     sp = spm.SentencePieceProcessor(model_file=str(FIXTURES / "convllava-sft/tokenizer.model"))
@@ -70,7 +76,7 @@ def main() -> None:
     for sample in golden["sentencepiece_samples"]:
         if sp.encode(sample["text"]) != sample["ids"]:
             raise SystemExit(f"SentencePiece ids changed for {sample['text']!r}")
-    print(f"[convert] tiny ConvLLaVA-sft (from .bin and from safetensors shards) and MC-LLaVA -> {len(files)} bundle files "
+    print(f"[convert] tiny ConvLLaVA-sft (from .bin and from safetensors shards), MC-LLaVA and PIIP-LLaVA -> {len(files)} bundle files "
           f"identical to the committed ones ({time.time() - start:.1f} s)")
 
 

@@ -34,7 +34,8 @@ NEVER = -1e4
 
 def is_convllava(config: dict) -> bool:
     tower = str(config.get("mm_vision_tower", "")).lower()
-    return "LlavaLlamaForCausalLM" in config.get("architectures", []) and "convnext" in tower
+    # PIIP-LLaVA names a Python config file (whose name may say convnext too).
+    return "LlavaLlamaForCausalLM" in config.get("architectures", []) and "convnext" in tower and not tower.endswith(".py")
 
 
 def _tower_key(name: str) -> str | None:
@@ -126,23 +127,31 @@ def build_model(config: dict, weights, tower_weights=None, tower_json: dict | No
     if not vision.hidden_sizes:
         vision.hidden_sizes = [mapped[f"vision.encoder.stages.{i}.blocks.0.norm.weight"].shape[0] for i in range(len(vision.depths))]
     text = text_config(config)
-    vocab, width = config["vocab_size"], text.hidden_size
+    model = TinyConvLlava(vision, text) if decoder else VisionAndEmbeddings(vision, text)
+    return fill(model, mapped, config, "ConvLLaVA"), weight_report(sizes)
+
+
+def fill(model: nn.Module, mapped: dict[str, torch.Tensor], config: dict, what: str) -> nn.Module:
+    """Loads the mapped tensors, with LLaVA's -200 turned into an appended `<image>`: a zero
+    embedding row and (with a decoder) an lm_head row whose bias pins it at NEVER."""
+    vocab, width = config["vocab_size"], model.text_cfg.hidden_size
     mapped["embed_tokens.weight"] = torch.cat([mapped["embed_tokens.weight"], torch.zeros(1, width)])
-    if decoder:
-        model = TinyConvLlava(vision, text)
+    if hasattr(model, "decoder"):
         mapped["decoder.lm_head.weight"] = torch.cat([mapped["decoder.lm_head.weight"], torch.zeros(1, width)])
         model.decoder.lm_head = nn.Linear(width, vocab + 1, bias=True)
         bias = torch.zeros(vocab + 1)
         bias[vocab] = NEVER
         mapped["decoder.lm_head.bias"] = bias
-    else:
-        model = VisionAndEmbeddings(vision, text)
     missing, unexpected = model.load_state_dict(mapped, strict=False)
     if missing or unexpected:
-        raise SystemExit(f"checkpoint does not fill Loupe's ConvLLaVA: missing {missing[:8]}, unexpected {unexpected[:8]}")
+        raise SystemExit(f"checkpoint does not fill Loupe's {what}: missing {missing[:8]}, unexpected {unexpected[:8]}")
+    return model.eval()
+
+
+def weight_report(sizes: dict[str, int]) -> dict:
+    """What loading it costs, before any download: the checkpoint's weight bytes and largest tensor."""
     largest = max(sizes, key=sizes.get)
-    report = {"weight_bytes": sum(sizes.values()), "largest_tensor": {"name": largest, "bytes": sizes[largest]}, "tensors": len(sizes)}
-    return model.eval(), report
+    return {"weight_bytes": sum(sizes.values()), "largest_tensor": {"name": largest, "bytes": sizes[largest]}, "tensors": len(sizes)}
 
 
 def json_files(config: dict, model: nn.Module, report: dict, tokenizer: dict, dtypes: dict[str, str], external: dict[str, int]) -> dict[str, dict]:
@@ -178,6 +187,13 @@ def json_files(config: dict, model: nn.Module, report: dict, tokenizer: dict, dt
         "loupe": {"strategy": "convllava-square", "resolution": resolution, "resolutions": [resolution], "stride": stride,
                   "pad_color": [122, 116, 104], "token_budget": (resolution // stride) ** 2},
     }
+    return {"config.json": model_config, "preprocessor_config.json": preprocessor, **vicuna_files(config, t, tokenizer)}
+
+
+def vicuna_files(config: dict, t: LlamaConfig, tokenizer: dict) -> dict[str, dict]:
+    """The LLaVA-llama text side: vicuna_v1 chat template, SentencePiece-derived tokenizer,
+    generation config, LlavaProcessor."""
+    bos, eos = config.get("bos_token_id", 1), config.get("eos_token_id", 2)
     chat_template = (
         "{{ bos_token }}" + "A chat between a curious user and an artificial intelligence assistant. "
         "The assistant gives helpful, detailed, and polite answers to the user's questions. "
@@ -193,9 +209,7 @@ def json_files(config: dict, model: nn.Module, report: dict, tokenizer: dict, dt
         "chat_template": chat_template,
     }
     return {
-        "config.json": model_config,
         "generation_config.json": {"bos_token_id": bos, "eos_token_id": eos, "max_length": t.max_position_embeddings},
-        "preprocessor_config.json": preprocessor,
         "processor_config.json": {"processor_class": "LlavaProcessor", "image_token": IMAGE_TOKEN},
         "tokenizer.json": tokenizer,
         "tokenizer_config.json": tokenizer_config,

@@ -12,7 +12,12 @@ is checked against (src/models/convert.test.ts, e2e/converted.spec.ts).
    logits, 16 greedy ids -> e2e/fixtures/convert/golden.json + .f32 files;
 4. the same for the tiny MC-LLaVA release (`public/models/tiny-converted-mcllava/`,
    `reference_mcllava` on a 640 x 480 image at max_crops 4 / num_tokens 96 ->
-   e2e/fixtures/convert/mcllava-golden.json).
+   e2e/fixtures/convert/mcllava-golden.json);
+5. and for the tiny PIIP-LLaVA release (`public/models/tiny-converted-piip/`,
+   `reference_piip` on the 200 x 150 image -> e2e/fixtures/convert/piip-golden.json; the
+   layer scale spelt `weight` instead of `gamma` must give the same bundle).
+
+`--only piip` (or convllava, mcllava) regenerates one of them.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from ..make_tiny_bundle import _stats, _write_f32, _write_json
 from ..preprocess import make_test_image
 from ..quantize import dequantize_q4, quantize_q4
 from ..tokenizer_bpe import ByteLevelBPE
-from . import checkpoint, reference_convllava as ref, reference_mcllava as ref_mc, tiny_release
+from . import checkpoint, piip_config, reference_convllava as ref, reference_mcllava as ref_mc, reference_piip as ref_piip, tiny_release
 from .__main__ import convert
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,8 +46,22 @@ SAMPLES = ["Hello world!", "café 🙂 naïve", "  two  spaces\tand\ttabs\n\nend
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=["convllava", "mcllava", "piip"])
+    only = parser.parse_args().only
+    if only in (None, "convllava"):
+        convllava_goldens()
+    if only in (None, "mcllava"):
+        tiny_release.write_mcllava(FIXTURES)
+        mcllava_goldens()
+    if only in (None, "piip"):
+        piip_goldens()
+
+
+def convllava_goldens() -> None:
     tiny_release.write_convllava(FIXTURES)
-    tiny_release.write_mcllava(FIXTURES)
     sft = FIXTURES / "convllava-sft"
     shutil.rmtree(BUNDLE, ignore_errors=True)
     report = convert(sft, BUNDLE, "fp32", None)
@@ -102,7 +121,6 @@ def main() -> None:
     }
     _write_json(FIXTURES / "golden.json", golden)
     print(json.dumps({k: golden[k] for k in ("greedy_ids", "min_top2_margin", "num_image_tokens")}))
-    mcllava_goldens()
 
 
 MC_BUNDLE = REPO / "public/models/tiny-converted-mcllava"
@@ -159,6 +177,72 @@ def mcllava_goldens() -> None:
     }
     _write_json(FIXTURES / "mcllava-golden.json", golden)
     print(json.dumps({k: golden[k] for k in ("greedy_ids", "min_top2_margin", "num_image_tokens")}))
+
+
+PIIP_BUNDLE = REPO / "public/models/tiny-converted-piip"
+
+
+def piip_goldens() -> None:
+    """The tiny PIIP-LLaVA release: converted, and the reference on the 200 x 150 test image
+    at the tower's sizes (256 high, 96 low)."""
+    source = FIXTURES / "piip-llava"
+    tiny_release.write_piip(FIXTURES)
+    shutil.rmtree(PIIP_BUNDLE, ignore_errors=True)
+    report = convert(source, PIIP_BUNDLE, "fp32", None)
+    convert(source, PIIP_BUNDLE, "q4", None)
+    # timm's layer scale spelt `weight` (PIIP's ConvNeXtBlockWithoutGamma): the same bundle.
+    with tempfile.TemporaryDirectory() as tmp:
+        renamed = Path(tmp) / "piip"
+        shutil.copytree(source, renamed)
+        for shard in renamed.glob("pytorch_model-*.bin"):
+            state = torch.load(shard)
+            torch.save({(k[: -len("gamma")] + "weight" if k.endswith(".gamma") else k): v for k, v in state.items()}, shard)
+        other = Path(tmp) / "bundle"
+        convert(renamed, other, "fp32", None)
+        convert(renamed, other, "q4", None)
+        differ = [f.name for f in (PIIP_BUNDLE / "onnx").iterdir() if not filecmp.cmp(f, other / "onnx" / f.name, shallow=False)]
+        if differ:
+            raise SystemExit(f"layer scale spelt `weight` gives a different bundle ({differ})")
+    config = json.loads((source / "config.json").read_text())
+    backbone = piip_config.read_tower_config(source / tiny_release.PIIP_TOWER_PY)["backbone"]
+    high_size, low_size = backbone["branch2"]["img_size"], backbone["branch1"]["img_size"]
+    state = {k: v.float() for k, v in checkpoint.tensors(source)}
+    image = make_test_image()
+    high, low = ref_piip.pixel_values(image, high_size, low_size)
+    clip_heads = tiny_release.PIIP_CLIP["hidden_size"] // 64
+    feats = ref_piip.features(state, backbone, high, low, clip_heads)
+    sp = spm.SentencePieceProcessor(model_file=str(source / "tokenizer.model"))
+    ids = ref.prompt_ids(sp, QUESTION)
+    first, greedy_ids, margin = ref.greedy(state, config, ids, feats, 16)
+    # Both branches reach the answer: the low branch's input zeroed changes the features.
+    low_matters = float((ref_piip.features(state, backbone, high, torch.zeros_like(low), clip_heads) - feats).abs().max())
+    snapped = {k: (_q4_grid(v) if v.dim() == 2 and (k.startswith("model.layers.") or k == "lm_head.weight") else v) for k, v in state.items()}
+    first_q4, greedy_q4, margin_q4 = ref.greedy(snapped, config, ids, feats, 16)
+    _write_f32(FIXTURES / "piip-image_features.f32", feats)
+    _write_f32(FIXTURES / "piip-first_logits.f32", first)
+    _write_f32(FIXTURES / "piip-first_logits_q4_reference.f32", first_q4)
+    golden = {
+        "question": QUESTION,
+        "image": "image.png",
+        "resolution": high_size,
+        "low_resolution": low_size,
+        "prompt_ids_llava": ids,
+        "image_token_id": config["vocab_size"],
+        "num_image_tokens": feats.shape[1],
+        "pixel_values": {"shape": list(high.shape), **_stats(high)},
+        "pixel_values_low": {"shape": list(low.shape), **_stats(low)},
+        "low_input_zeroed_max_change": low_matters,
+        "image_features": {"file": "piip-image_features.f32", "shape": list(feats.shape), **_stats(feats)},
+        "first_logits": {"file": "piip-first_logits.f32", "argmax": int(first.argmax())},
+        "first_logits_q4_reference": {"file": "piip-first_logits_q4_reference.f32", "cosine_to_fp32": float(torch.nn.functional.cosine_similarity(first, first_q4, 0)),
+                                      "greedy_ids": greedy_q4, "min_top2_margin": margin_q4},
+        "greedy_ids": greedy_ids,
+        "greedy_text": sp.decode(greedy_ids),
+        "min_top2_margin": margin,
+        "converter": report,
+    }
+    _write_json(FIXTURES / "piip-golden.json", golden)
+    print(json.dumps({k: golden[k] for k in ("greedy_ids", "min_top2_margin", "num_image_tokens", "low_input_zeroed_max_change")}))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ export const pyramid: StrategyModule<PyramidKnobs> = {
     const high = o.resolution ?? config.resolution;
     const low = o.lowResolution ?? config.lowResolution;
     checkSide(high, config.stride, 'resolution');
-    checkSide(low, config.stride, 'lowResolution');
+    checkSide(low, config.lowStride, 'lowResolution');
     if (low > high) throw new LoupeError('INVALID_ARGUMENT', `lowResolution (${low}) must not exceed resolution (${high}): the low branch sees the smaller image.`);
     return { high, low, ratio: low / high };
   },
@@ -52,12 +52,13 @@ export const pyramid: StrategyModule<PyramidKnobs> = {
       notes: [],
     };
   },
-  /** Both branches one step smaller, the low one in proportion (rounded to the stride). */
+  /** Both branches one step smaller, the low one in proportion (rounded to its own stride). */
   shrink({ high, ratio }, config) {
     const s = config.stride;
+    const ls = config.lowStride;
     if (high <= s) return undefined;
     const next = high - s;
-    return { high: next, low: Math.min(next, Math.max(s, Math.round((ratio * next) / s) * s)), ratio };
+    return { high: next, low: Math.min(next, Math.max(ls, Math.round((ratio * next) / ls) * ls)), ratio };
   },
   describe: ({ high, low }) => `resolution ${high}, lowResolution ${low}`,
 };
