@@ -45,33 +45,39 @@ for (const dtype of ['fp32', 'q4'] as const) {
   });
 }
 
-test('a converted MC-LLaVA checkpoint (Phi-2 decoder) answers with the reference tokens on wasm (fp32), crops and coords fed', async ({ page }) => {
-  const mc = JSON.parse(readFileSync(new URL('./fixtures/convert/mcllava-golden.json', import.meta.url), 'utf8')) as {
-    question: string;
-    image: string;
-    knobs: { max_crops: number; num_tokens: number };
-    greedy_ids: number[];
-    num_image_tokens: number;
-  };
-  await openHarness(page);
-  const run = await page.evaluate(
-    async ({ image, question, knobs }) => {
-      const model = await window.loupe.loadModel('/models/tiny-converted-mcllava/', { device: 'wasm', dtype: 'fp32', cache: false });
-      const chat = model.chat();
-      const summary = await chat.setImage(await (await fetch(image)).blob(), { maxCrops: knobs.max_crops, numTokens: knobs.num_tokens });
-      const ids: (number | null)[] = [];
-      for await (const piece of chat.ask(question, { maxNewTokens: 16 })) ids.push(piece.tokenId);
-      const out = { family: model.info.spec.family, visualTokens: summary.visualTokens, inputs: summary.plan.inputs.length, ids: ids.filter((id) => id !== null) };
-      await model.dispose();
-      return out;
-    },
-    { image: `/e2e/fixtures/convert/${mc.image}`, question: mc.question, knobs: mc.knobs },
-  );
-  expect(run.family).toBe('mc-llava');
-  expect(run.inputs).toBe(3);
-  expect(run.visualTokens).toBe(mc.num_image_tokens);
-  expect(run.ids).toEqual(mc.greedy_ids);
-});
+const mc = JSON.parse(readFileSync(new URL('./fixtures/convert/mcllava-golden.json', import.meta.url), 'utf8')) as {
+  question: string;
+  image: string;
+  knobs: { max_crops: number; num_tokens: number };
+  greedy_ids: number[];
+  num_image_tokens: number;
+  first_logits_q4_reference: { greedy_ids: number[] };
+};
+
+for (const dtype of ['fp32', 'q4'] as const) {
+  test(`a converted MC-LLaVA checkpoint (Phi-2 decoder) answers with the reference tokens on wasm (${dtype}${dtype === 'q4' ? ': the streamed Phi-2 decoder and its .onnx_data' : ''}), crops and coords fed`, async ({ page }) => {
+    await openHarness(page);
+    const run = await page.evaluate(
+      async ({ image, question, knobs, dtype }) => {
+        const dtypes = dtype === 'fp32' ? 'fp32' : ({ vision_encoder: 'int8', embed_tokens: 'fp32', decoder_model_merged: 'q4' } as const);
+        const model = await window.loupe.loadModel('/models/tiny-converted-mcllava/', { device: 'wasm', dtype: dtypes, cache: false });
+        const chat = model.chat();
+        const summary = await chat.setImage(await (await fetch(image)).blob(), { maxCrops: knobs.max_crops, numTokens: knobs.num_tokens });
+        const ids: (number | null)[] = [];
+        for await (const piece of chat.ask(question, { maxNewTokens: 16 })) ids.push(piece.tokenId);
+        const out = { family: model.info.spec.family, visualTokens: summary.visualTokens, inputs: summary.plan.inputs.length, ids: ids.filter((id) => id !== null) };
+        await model.dispose();
+        return out;
+      },
+      { image: `/e2e/fixtures/convert/${mc.image}`, question: mc.question, knobs: mc.knobs, dtype },
+    );
+    expect(run.family).toBe('mc-llava');
+    expect(run.inputs).toBe(3);
+    expect(run.visualTokens).toBe(mc.num_image_tokens);
+    // q4: the PyTorch reference with the decoder's weights on the 4-bit grid.
+    expect(run.ids).toEqual(dtype === 'fp32' ? mc.greedy_ids : mc.first_logits_q4_reference.greedy_ids);
+  });
+}
 
 const piip = JSON.parse(readFileSync(new URL('./fixtures/convert/piip-golden.json', import.meta.url), 'utf8')) as {
   question: string;

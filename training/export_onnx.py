@@ -6,7 +6,7 @@ names and dynamic axes.
 from __future__ import annotations
 
 import inspect
-import io
+import tempfile
 from pathlib import Path
 
 import onnx
@@ -17,6 +17,7 @@ from .loupe_models import LlamaDecoder
 from .tiny_model import TinyConvLlava
 
 OPSET = 17
+PROTOBUF_LIMIT = 2**31 - 2**24  # bytes a single .onnx file may hold, with room for the graph
 
 
 def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], axes: dict) -> onnx.ModelProto:
@@ -31,17 +32,24 @@ def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outpu
     # are written for, and checked against, the TorchScript tracer.
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs["dynamo"] = False
-    buffer = io.BytesIO()
     module.eval()
-    with torch.no_grad():
-        torch.onnx.export(module, args, buffer, **kwargs)
-    model = onnx.load_from_string(buffer.getvalue())
+    # Through a file: torch writes the weights as external data when the graph passes
+    # protobuf's 2 GB (a 7B checkpoint's tower), which an in-memory export cannot hold.
+    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
+        traced = Path(tmp) / "graph.onnx"
+        torch.onnx.export(module, args, str(traced), **kwargs)
+        model = onnx.load(str(traced))
     # The tracer names nodes and tensors after Python source lines; keep the graph
     # name stable so the bytes do not depend on where this file lives.
     model.graph.name = path.stem
-    onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
+    if sum(len(t.raw_data) for t in model.graph.initializer) < PROTOBUF_LIMIT:
+        onnx.checker.check_model(model)
+        onnx.save(model, str(path))
+    else:
+        onnx.save(model, str(path), save_as_external_data=True, location=path.name + "_data")
+        onnx.checker.check_model(str(path))
+        onnx.load_external_data_for_model(model, str(path.parent))
     return model
 
 

@@ -139,9 +139,11 @@ def to_matmul_nbits(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
 _INT8_TARGETS = {"Conv": (1, 0), "MatMul": (1, 1), "Gather": (0, 0)}
 
 
-def to_int8_weights(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
-    """Conv / MatMul / Gather float weights (>= 64 elements) -> int8 + DequantizeLinear."""
-    model = _copy(model)
+def to_int8_weights(model: onnx.ModelProto, copy: bool = True) -> tuple[onnx.ModelProto, int]:
+    """Conv / MatMul / Gather float weights (>= 64 elements) -> int8 + DequantizeLinear.
+    copy=False rewrites `model` itself (no second float copy: the converter at 7B)."""
+    if copy:
+        model = _copy(model)
     inits = _initializers(model)
     dequant_nodes, drop, add = [], set(), []
     replaced: dict[str, str] = {}

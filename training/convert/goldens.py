@@ -156,7 +156,7 @@ def mcllava_goldens() -> None:
     # through 4-bit quantize -> dequantize (the MatMulNBits path checked exactly, apart
     # from how much 4 bits lose on these random weights).
     snapped = {k: (_q4_grid(v) if v.dim() == 2 and k.startswith("language_model.") and "embed_tokens" not in k else v) for k, v in state.items()}
-    first_q4, _, _ = ref_mc.greedy(snapped, config, ids, config["image_token_index"], feats, 1)
+    first_q4, greedy_q4, margin_q4 = ref_mc.greedy(snapped, config, ids, config["image_token_index"], feats, 16)
     _write_f32(FIXTURES / "mcllava-first_logits_q4_reference.f32", first_q4)
     golden = {
         "question": QUESTION,
@@ -169,7 +169,8 @@ def mcllava_goldens() -> None:
         "coords": coords.tolist(),
         "image_features": {"file": "mcllava-image_features.f32", "shape": list(feats.shape), **_stats(feats)},
         "first_logits": {"file": "mcllava-first_logits.f32", "argmax": int(first.argmax())},
-        "first_logits_q4_reference": {"file": "mcllava-first_logits_q4_reference.f32", "cosine_to_fp32": float(torch.nn.functional.cosine_similarity(first, first_q4, 0))},
+        "first_logits_q4_reference": {"file": "mcllava-first_logits_q4_reference.f32", "cosine_to_fp32": float(torch.nn.functional.cosine_similarity(first, first_q4, 0)),
+                                      "greedy_ids": greedy_q4, "min_top2_margin": margin_q4},
         "greedy_ids": greedy_ids,
         "greedy_text": tok.decode(greedy_ids),
         "min_top2_margin": margin,

@@ -38,12 +38,13 @@ def detect(config: dict) -> bool:
 
 
 class McLlava(nn.Module):
-    def __init__(self, vision: SiglipConfig, text: PhiConfig):
+    def __init__(self, vision: SiglipConfig, text: PhiConfig, decoder: bool = True):
         super().__init__()
         self.text_cfg = text
         self.vision = McLlavaVision(vision, text.hidden_size)
         self.embed_tokens = nn.Embedding(text.vocab_size, text.hidden_size)
-        self.decoder = PhiDecoder(text)
+        if decoder:
+            self.decoder = PhiDecoder(text)
 
 
 def _key(name: str) -> str | None:
@@ -78,15 +79,18 @@ def configs(config: dict) -> tuple[SiglipConfig, PhiConfig]:
 
 
 @torch.no_grad()
-def build_model(config: dict, weights, tower_weights=None, tower_json=None) -> tuple[McLlava, dict]:
+def build_model(config: dict, weights, decoder: bool = True) -> tuple[McLlava, dict]:
+    """decoder=False: only the tower, projector and embeddings in memory (the q4 decoder is
+    streamed by stream_decoder.write_phi_q4)."""
     vision, text = configs(config)
-    model = McLlava(vision, text)
+    model = McLlava(vision, text, decoder)
     mapped, sizes = {}, {}
     for name, tensor in weights:
         key = _key(name)
         if key is not None:
-            mapped[key] = tensor.float()
             sizes[name] = tensor.numel() * tensor.element_size()
+            if decoder or not key.startswith("decoder."):
+                mapped[key] = tensor.float()
     missing, unexpected = model.load_state_dict(mapped, strict=False)
     missing = [k for k in missing if not k.endswith("inv_freq")]
     if missing or unexpected:
@@ -95,7 +99,7 @@ def build_model(config: dict, weights, tower_weights=None, tower_json=None) -> t
     return model.eval(), {"weight_bytes": sum(sizes.values()), "largest_tensor": {"name": largest, "bytes": sizes[largest]}, "tensors": len(sizes)}
 
 
-def json_files(config: dict, model: McLlava, report: dict, tokenizer: dict, tokenizer_config: dict, dtypes: dict[str, str]) -> dict[str, dict]:
+def json_files(config: dict, model: McLlava, report: dict, tokenizer: dict, tokenizer_config: dict, dtypes: dict[str, str], external: dict[str, int]) -> dict[str, dict]:
     v, t = config["vision_config"], model.text_cfg
     eos = config["text_config"].get("eos_token_id", tokenizer["model"]["vocab"].get("<|im_end|>"))
     model_config = {
@@ -110,7 +114,7 @@ def json_files(config: dict, model: McLlava, report: dict, tokenizer: dict, toke
                         "num_key_value_heads": t.num_key_value_heads, "head_dim": t.head_dim,
                         "partial_rotary_factor": t.partial_rotary_factor, "rope_theta": t.rope_theta, "layer_norm_eps": t.layer_norm_eps,
                         "max_position_embeddings": t.max_position_embeddings, "vocab_size": t.vocab_size, "eos_token_id": eos},
-        "transformers.js_config": {"dtype": dtypes},
+        "transformers.js_config": {"dtype": dtypes, **({"use_external_data_format": external} if external else {})},
         "loupe_weights": report,
         "loupe_converted_from": {"model_type": "mc-llava", "architectures": config.get("architectures")},
     }
