@@ -56,18 +56,13 @@ def main() -> None:
             if differ:
                 raise SystemExit(f"npm run convert from {source} shards no longer gives the committed bundle ({differ}); "
                                  "run python -m training.convert.goldens")
-        out = Path(tmp) / "bundle-mcllava"
-        convert(FIXTURES / "mcllava", out, "fp32", None)
-        convert(FIXTURES / "mcllava", out, "q4", None)
-        differ = same_bundle(out, MC_BUNDLE)
-        if differ:
-            raise SystemExit(f"npm run convert of the MC-LLaVA release no longer gives the committed bundle ({differ})")
-        out = Path(tmp) / "bundle-piip"
-        convert(FIXTURES / "piip-llava", out, "fp32", None)
-        convert(FIXTURES / "piip-llava", out, "q4", None)
-        differ = same_bundle(out, PIIP_BUNDLE)
-        if differ:
-            raise SystemExit(f"npm run convert of the PIIP-LLaVA release no longer gives the committed bundle ({differ})")
+        for release, bundle, what in (("mcllava", MC_BUNDLE, "MC-LLaVA"), ("piip-llava", PIIP_BUNDLE, "PIIP-LLaVA")):
+            out = Path(tmp) / f"bundle-{release}"
+            convert(FIXTURES / release, out, "fp32", None)
+            convert(FIXTURES / release, out, "q4", None)
+            differ = same_bundle(out, bundle)
+            if differ:
+                raise SystemExit(f"npm run convert of the {what} release no longer gives the committed bundle ({differ})")
         files = list(BUNDLE.rglob("*.*")) + list(MC_BUNDLE.rglob("*.*")) + list(PIIP_BUNDLE.rglob("*.*"))
     import sentencepiece as spm
 

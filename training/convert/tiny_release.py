@@ -115,6 +115,36 @@ def language_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
     return s
 
 
+def write_bin_shards(root: Path, shards: dict[str, dict[str, torch.Tensor]]) -> None:
+    """`pytorch_model-0000k-of-0000n.bin` files written by torch.save, with their index."""
+    for name, state in shards.items():
+        torch.save(state, root / name)
+    total = sum(v.numel() * v.element_size() for s in shards.values() for v in s.values())
+    index = {"metadata": {"total_size": total}, "weight_map": {k: name for name, s in shards.items() for k in sorted(s)}}
+    (root / "pytorch_model.bin.index.json").write_text(json.dumps(index, indent=2))
+
+
+def llava_llama_config(name: str, mm_hidden: int, mm_vision_tower: str, resolution: int | None = None) -> dict:
+    """A LLaVA-llama `config.json` (LlavaLlamaForCausalLM, Vicuna-style Llama, pad)."""
+    return {
+        "_name_or_path": name,
+        "architectures": ["LlavaLlamaForCausalLM"],
+        "model_type": "llava_llama",
+        "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0,
+        "hidden_act": "silu", "initializer_range": 0.02, "rms_norm_eps": 1e-5, "tie_word_embeddings": False,
+        "num_key_value_heads": TEXT["num_attention_heads"], "vocab_size": VOCAB, "torch_dtype": "bfloat16", "use_cache": True,
+        **TEXT,
+        "image_aspect_ratio": "pad",
+        "mm_hidden_size": mm_hidden,
+        "mm_projector_type": "mlp2x_gelu",
+        "mm_vision_select_feature": "patch",
+        "mm_vision_select_layer": -1,
+        "mm_vision_tower": mm_vision_tower,
+        **({"mm_vision_resolution": resolution} if resolution is not None else {}),
+        "mm_use_im_start_end": False, "mm_use_im_patch_token": False, "tokenizer_padding_side": "right",
+    }
+
+
 def _save_bf16(state: dict[str, torch.Tensor], path: Path) -> None:
     torch.save({k: v.to(torch.bfloat16) for k, v in state.items()}, path)
 
@@ -132,28 +162,8 @@ def write_convllava(out: Path = OUT) -> None:
     first = {k: language[k] for k in keys[: len(keys) // 2]}
     second = {**{k: language[k] for k in keys[len(keys) // 2 :]}, **{f"model.vision_tower.vision_tower.{k}": v for k, v in tower.items()}}
     shards = {"pytorch_model-00001-of-00002.bin": first, "pytorch_model-00002-of-00002.bin": second}
-    for name, state in shards.items():
-        _save_bf16(state, sft / name)
-    total = sum(v.numel() * 2 for s in shards.values() for v in s.values())
-    index = {"metadata": {"total_size": total}, "weight_map": {k: name for name, s in shards.items() for k in sorted(s)}}
-    (sft / "pytorch_model.bin.index.json").write_text(json.dumps(index, indent=2))
-    config = {
-        "_name_or_path": "ConvLLaVA-sft-tiny",
-        "architectures": ["LlavaLlamaForCausalLM"],
-        "model_type": "llava_llama",
-        "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0,
-        "hidden_act": "silu", "initializer_range": 0.02, "rms_norm_eps": 1e-5, "tie_word_embeddings": False,
-        "num_key_value_heads": TEXT["num_attention_heads"], "vocab_size": VOCAB, "torch_dtype": "bfloat16", "use_cache": True,
-        **TEXT,
-        "image_aspect_ratio": "pad",
-        "mm_hidden_size": TOWER["hidden_sizes"][-1],
-        "mm_projector_type": "mlp2x_gelu",
-        "mm_vision_select_feature": "patch",
-        "mm_vision_select_layer": -1,
-        "mm_vision_tower": "ConvLLaVA/ConvLLaVA-ConvNeXt-tiny",
-        "mm_vision_resolution": RESOLUTION,
-        "mm_use_im_start_end": False, "mm_use_im_patch_token": False, "tokenizer_padding_side": "right",
-    }
+    write_bin_shards(sft, {name: {k: v.to(torch.bfloat16) for k, v in state.items()} for name, state in shards.items()})
+    config = llava_llama_config("ConvLLaVA-sft-tiny", TOWER["hidden_sizes"][-1], "ConvLLaVA/ConvLLaVA-ConvNeXt-tiny", RESOLUTION)
     (sft / "config.json").write_text(json.dumps(config, indent=2))
     (sft / "generation_config.json").write_text(json.dumps({"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0, "max_length": 512}))
     train_sentencepiece(sft / "tokenizer.model")
@@ -415,11 +425,133 @@ def write_piip(out: Path = OUT) -> None:
     grid = PIIP_CLIP["image_size"] // PIIP_CLIP["patch_size"]
     second["model.vision_tower.vision_tower.branch1.clip_model.embeddings.position_ids"] = torch.arange(grid**2 + 1)[None]
     shards = {"pytorch_model-00001-of-00002.bin": first, "pytorch_model-00002-of-00002.bin": second}
-    for name, state in shards.items():
-        torch.save(state, root / name)
-    total = sum(v.numel() * v.element_size() for s in shards.values() for v in s.values())
-    index = {"metadata": {"total_size": total}, "weight_map": {k: name for name, s in shards.items() for k in sorted(s)}}
-    (root / "pytorch_model.bin.index.json").write_text(json.dumps(index, indent=2))
+    write_bin_shards(root, shards)
+    (root / PIIP_TOWER_PY).write_text(PIIP_TOWER_TEXT)
+    config = llava_llama_config("PIIP-LLaVA-tiny", PIIP_CLIP["hidden_size"], PIIP_TOWER_PY)
+    (root / "config.json").write_text(json.dumps(config, indent=2))
+    (root / "generation_config.json").write_text(json.dumps({"eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<pad>"]}))
+
+
+# PIIP-LLaVA (ConvNeXt-B @1024 + CLIP-L/16 @336, 12 interactions) in miniature: ConvNeXt
+# [16, 32, 48, 64] x [1, 1, 2, 1] @256 and a CLIP 128 wide (2 heads of 64), 3 layers, patch 16
+# @96, 3 interactions; the Llama decoder and SentencePiece tokenizer of the ConvLLaVA fixture.
+PIIP_CLIP = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 3, "patch_size": 16, "image_size": 96}
+PIIP_CONVNEXT = {"dims": [16, 32, 48, 64], "depths": [1, 1, 2, 1], "image_size": 256}
+PIIP_TOWER_PY = "llava/configs/piip-llava_convnext-tiny_clip-tiny_256-96_tiny.py"
+PIIP_TOWER_TEXT = '''model = dict(
+    backbone=dict(
+        n_points=4,
+        deform_num_heads=2,
+        cffn_ratio=0.25,
+        deform_ratio=0.5,
+        with_cffn=True,
+        interact_attn_type='deform',
+        interaction_drop_path_rate=0.4,
+        model_cls="2branch_mix",
+        unfreeze="none",
+        use_branch_merging=False,
+        branch1=dict(
+            model_type="clip_hf",
+            img_size=96,
+            patch_size=16,
+            pretrain_patch_size=16,
+            interaction_indexes=[[0, 0], [1, 1], [2, 2]],
+            pretrained='tiny/clip-vit-tiny-patch16-96',
+            use_cls_token=True,
+        ),
+        branch2=dict(
+            model_type="convnext_timm",
+            img_size=256,
+            interaction_indexes=[[0, 2], [3, 5], [6, 7]],
+            downsample_ratios=[4, 8, 8, 16, 16, 16, 32, 32],
+            pretrained="convnext_tiny_random",
+        ),
+    ),
+    projector=dict(
+        type="separate_2branch_v1",
+        dim1=128,
+        dim2=64,
+        norm="gn",
+    )
+)
+'''
+PIIP_DEFORM = {"heads": 2, "points": 4, "ratio": 0.5, "cffn_ratio": 0.25}
+
+
+def piip_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """PIIP-LLaVA's tower names (REAL-MODELS.md §2) under model.vision_tower.vision_tower.,
+    random values; CLIP's unused post_layernorm and timm's unused head.norm included."""
+    rnd = lambda *shape, scale: torch.randn(*shape, generator=gen) * scale  # noqa: E731
+    ln = lambda p, d: {p + ".weight": 1 + rnd(d, scale=0.1), p + ".bias": rnd(d, scale=0.1)}  # noqa: E731
+    lin = lambda p, o, i, bias=0.1: {p + ".weight": rnd(o, i, scale=i**-0.5), p + ".bias": rnd(o, scale=bias)}  # noqa: E731
+    t = "model.vision_tower.vision_tower."
+    c, d = t + "branch1.clip_model.", PIIP_CLIP["hidden_size"]
+    patch, grid = PIIP_CLIP["patch_size"], PIIP_CLIP["image_size"] // PIIP_CLIP["patch_size"]
+    s = {c + "embeddings.patch_embedding.weight": rnd(d, 3, patch, patch, scale=(3 * patch**2) ** -0.5),
+         c + "embeddings.class_embedding": rnd(d, scale=0.5), c + "embeddings.position_embedding.weight": rnd(grid**2 + 1, d, scale=0.5),
+         **ln(c + "pre_layrnorm", d), **ln(c + "post_layernorm", d)}
+    for i in range(PIIP_CLIP["num_hidden_layers"]):
+        p = f"{c}encoder.layers.{i}."
+        s.update({**ln(p + "layer_norm1", d), **ln(p + "layer_norm2", d)})
+        for n in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            s.update(lin(p + f"self_attn.{n}", d, d))
+        s.update({**lin(p + "mlp.fc1", PIIP_CLIP["intermediate_size"], d), **lin(p + "mlp.fc2", d, PIIP_CLIP["intermediate_size"])})
+    cn, dims = t + "branch2.convnext_model.", PIIP_CONVNEXT["dims"]
+    s.update({cn + "stem.0.weight": rnd(dims[0], 3, 4, 4, scale=0.3), cn + "stem.0.bias": rnd(dims[0], scale=0.1), **ln(cn + "stem.1", dims[0])})
+    flat = []
+    for i, (w, depth) in enumerate(zip(dims, PIIP_CONVNEXT["depths"])):
+        if i > 0:
+            s.update({**ln(f"{cn}stages.{i}.downsample.0", dims[i - 1]),
+                      f"{cn}stages.{i}.downsample.1.weight": rnd(w, dims[i - 1], 2, 2, scale=0.5 / dims[i - 1] ** 0.5),
+                      f"{cn}stages.{i}.downsample.1.bias": rnd(w, scale=0.1)})
+            flat.append(w)
+        for j in range(depth):
+            p = f"{cn}stages.{i}.blocks.{j}."
+            s.update({p + "conv_dw.weight": rnd(w, 1, 7, 7, scale=0.15), p + "conv_dw.bias": rnd(w, scale=0.1), **ln(p + "norm", w),
+                      **lin(p + "mlp.fc1", 4 * w, w), **lin(p + "mlp.fc2", w, 4 * w), p + "gamma": 0.5 + torch.rand(w, generator=gen) * 0.5})
+            flat.append(w)
+    s.update(ln(cn + "head.norm", dims[-1]))
+    heads, points, ratio = PIIP_DEFORM["heads"], PIIP_DEFORM["points"], PIIP_DEFORM["ratio"]
+    for k, (_, last) in enumerate([[0, 2], [3, 5], [6, 7]]):
+        u, d2 = f"{t}interactions.{k}.interaction_units_12.", flat[last]
+        s.update({**lin(u + "branch2to1_proj", d, d2), **lin(u + "branch1to2_proj", d2, d)})
+        for side, dim in (("branch2to1_injector", d), ("branch1to2_injector", d2)):
+            p = f"{u}{side}."
+            inner, hidden = int(dim * ratio), int(dim * PIIP_DEFORM["cffn_ratio"])
+            s.update({**ln(p + "query_norm", dim), **ln(p + "feat_norm", dim), **ln(p + "ffn_norm", dim),
+                      p + "attn.sampling_offsets.weight": rnd(heads * points * 2, dim, scale=0.3 * dim**-0.5),
+                      p + "attn.sampling_offsets.bias": rnd(heads * points * 2, scale=1.5),
+                      **lin(p + "attn.attention_weights", heads * points, dim, bias=0.5),
+                      **lin(p + "attn.value_proj", inner, dim), **lin(p + "attn.output_proj", dim, inner),
+                      p + "ca_weight": 0.5 + torch.rand(dim, generator=gen) * 0.5, p + "cffn_weight": 0.5 + torch.rand(dim, generator=gen) * 0.5,
+                      **lin(p + "ffn.fc1", hidden, dim), p + "ffn.dwconv.dwconv.weight": rnd(hidden, 1, 3, 3, scale=0.3),
+                      p + "ffn.dwconv.dwconv.bias": rnd(hidden, scale=0.1), **lin(p + "ffn.fc2", dim, hidden)})
+    h = TEXT["hidden_size"]
+    for branch, dim in (("branch1", d), ("branch2", dims[-1])):
+        p = f"model.mm_projector.{branch}."
+        s.update({**lin(p + "1", h, dim), **ln(p + "3", h), **lin(p + "6", h, h)})
+    return s
+
+
+def write_piip(out: Path = OUT) -> None:
+    """`piip-llava/`: PIIP-LLaVA's layout: LLaVA-llama config.json whose mm_vision_tower is
+    the tower's config .py (shipped beside it), two bf16 `.bin` shards + index, the tower
+    under `model.vision_tower.vision_tower.` (CLIP's int64 position_ids buffer included),
+    projector `model.mm_projector.branch{1,2}.{1,3,6}`, the Llama keys and SentencePiece
+    tokenizer of the ConvLLaVA fixture."""
+    root = out / "piip-llava"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / Path(PIIP_TOWER_PY).parent).mkdir(parents=True)
+    gen = torch.Generator().manual_seed(SEED + 2)
+    language = {k: v for k, v in language_state(gen).items() if not k.startswith("model.mm_projector.")}
+    tower = piip_state(gen)
+    keys = list(language)
+    first = {k: v.to(torch.bfloat16) for k, v in list(language.items())[: len(keys) // 2]}
+    second = {k: v.to(torch.bfloat16) for k, v in [*list(language.items())[len(keys) // 2 :], *tower.items()]}
+    grid = PIIP_CLIP["image_size"] // PIIP_CLIP["patch_size"]
+    second["model.vision_tower.vision_tower.branch1.clip_model.embeddings.position_ids"] = torch.arange(grid**2 + 1)[None]
+    shards = {"pytorch_model-00001-of-00002.bin": first, "pytorch_model-00002-of-00002.bin": second}
+    write_bin_shards(root, shards)
     (root / PIIP_TOWER_PY).write_text(PIIP_TOWER_TEXT)
     config = {
         "_name_or_path": "PIIP-LLaVA-tiny",
