@@ -64,6 +64,19 @@ def main() -> None:
             if differ:
                 raise SystemExit(f"npm run convert of the {what} release no longer gives the committed bundle ({differ})")
         files = list(BUNDLE.rglob("*.*")) + list(MC_BUNDLE.rglob("*.*")) + list(PIIP_BUNDLE.rglob("*.*"))
+    # A PIIP tower config is read, never run: anything but literals and dict(...) is refused.
+    from .piip_config import read_tower_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        hostile = Path(tmp) / "tower.py"
+        hostile.write_text("model = dict(backbone=dict(n_points=__import__('os').system('echo ran')))\n")
+        try:
+            read_tower_config(hostile)
+        except SystemExit as refused:
+            if "only literals" not in str(refused):
+                raise
+        else:
+            raise SystemExit("a PIIP tower config with a call in it was read instead of refused")
     import sentencepiece as spm
 
     sp = spm.SentencePieceProcessor(model_file=str(FIXTURES / "convllava-sft/tokenizer.model"))
