@@ -17,7 +17,7 @@ export const SHIPPED_BUNDLES: readonly ShippedBundle[] = [
   { path: 'models/tiny-random-piip/', label: 'tiny PIIP (random; two-branch pyramid)', visionInputs: ['pixel_values', 'pixel_values_low'] },
   { path: 'models/tiny-converted-convllava/', label: 'tiny ConvLLaVA-sft, converted (random)', visionInputs: ['pixel_values'] },
   { path: 'models/tiny-converted-mcllava/', label: 'tiny MC-LLaVA, converted (random; Phi-2)', visionInputs: ['pixel_values', 'coords'] },
-  { path: 'models/tiny-converted-piip/', label: 'tiny PIIP-LLaVA, converted (random; CLIP + ConvNeXt)', visionInputs: ['pixel_values', 'pixel_values_low'] },
+  { path: 'models/tiny-converted-piip/', label: 'tiny PIIP-LLaVA, converted (random)', visionInputs: ['pixel_values', 'pixel_values_low'] },
   { path: 'models/tiny-random-fastvlm/', label: 'tiny FastVLM (random)', visionInputs: ['pixel_values'] },
   { path: 'models/tiny-random-llava15/', label: 'tiny LLaVA-1.5 (random)', visionInputs: ['pixel_values'] },
 ];
