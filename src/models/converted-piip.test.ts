@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseBundleSpec } from '../bundle';
 import { KvCache } from '../decoder/kv-cache';
 import { LanguageModel } from '../decoder/language-model';
 import { RasterSource, renderPlan } from '../pixels';
 import { planImage } from '../plan';
-import { ROOT, cosine, decodePng, maxAbsDiff, readBytes, readF32, readJson } from '../testing/fixtures';
+import { ROOT, bundleSpec, cosine, decodePng, maxAbsDiff, readBytes, readF32, readJson } from '../testing/fixtures';
 import { greedyIds } from '../testing/language-parity';
 import { openModule } from '../testing/sessions';
 import { BundleTokenizer, argmax } from '../tokens';
@@ -42,12 +41,7 @@ interface PiipGolden {
 const DIR = `${ROOT}public/models/tiny-converted-piip/`;
 const FIXTURES = `${ROOT}e2e/fixtures/convert/`;
 const g = readJson<PiipGolden>(`${FIXTURES}piip-golden.json`);
-const spec = parseBundleSpec('http://localhost/models/tiny-converted-piip/', {
-  config: readJson(`${DIR}config.json`),
-  generationConfig: readJson(`${DIR}generation_config.json`),
-  preprocessorConfig: readJson(`${DIR}preprocessor_config.json`),
-  processorConfig: readJson(`${DIR}processor_config.json`),
-});
+const spec = bundleSpec('tiny-converted-piip');
 const image = decodePng(readBytes(`${FIXTURES}${g.image}`));
 const plan = planImage(image.width, image.height, spec.image.loupe);
 const reference = readF32(`${FIXTURES}${g.image_features.file}`);

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseBundleSpec } from '../bundle';
 import { KvCache } from '../decoder/kv-cache';
 import { LanguageModel } from '../decoder/language-model';
 import { RasterSource, renderPlan } from '../pixels';
 import { planImage } from '../plan';
-import { ROOT, cosine, decodePng, maxAbsDiff, readBytes, readF32, readJson } from '../testing/fixtures';
+import { ROOT, bundleSpec, cosine, decodePng, maxAbsDiff, readBytes, readF32, readJson } from '../testing/fixtures';
 import { greedyIds } from '../testing/language-parity';
 import { openModule } from '../testing/sessions';
 import { BundleTokenizer, argmax } from '../tokens';
@@ -33,12 +32,7 @@ interface ConvertGolden {
 const DIR = `${ROOT}public/models/tiny-converted-convllava/`;
 const FIXTURES = `${ROOT}e2e/fixtures/convert/`;
 const g = readJson<ConvertGolden>(`${FIXTURES}golden.json`);
-const spec = parseBundleSpec('http://localhost/models/tiny-converted-convllava/', {
-  config: readJson(`${DIR}config.json`),
-  generationConfig: readJson(`${DIR}generation_config.json`),
-  preprocessorConfig: readJson(`${DIR}preprocessor_config.json`),
-  processorConfig: readJson(`${DIR}processor_config.json`),
-});
+const spec = bundleSpec('tiny-converted-convllava');
 const tokenizer = BundleTokenizer.fromFiles(readJson(`${DIR}tokenizer.json`), readJson(`${DIR}tokenizer_config.json`));
 const image = decodePng(readBytes(`${FIXTURES}${g.image}`));
 const plan = planImage(image.width, image.height, spec.image.loupe);
@@ -135,12 +129,7 @@ interface McConvertGolden {
 describe('a converted MC-LLaVA checkpoint (Phi-2 decoder)', () => {
   const dir = `${ROOT}public/models/tiny-converted-mcllava/`;
   const mc = readJson<McConvertGolden>(`${FIXTURES}mcllava-golden.json`);
-  const mcSpec = parseBundleSpec('http://localhost/models/tiny-converted-mcllava/', {
-    config: readJson(`${dir}config.json`),
-    generationConfig: readJson(`${dir}generation_config.json`),
-    preprocessorConfig: readJson(`${dir}preprocessor_config.json`),
-    processorConfig: readJson(`${dir}processor_config.json`),
-  });
+  const mcSpec = bundleSpec('tiny-converted-mcllava');
   const picture = decodePng(readBytes(`${FIXTURES}${mc.image}`));
   const mcPlan = planImage(picture.width, picture.height, mcSpec.image.loupe, { maxCrops: mc.knobs.max_crops, numTokens: mc.knobs.num_tokens });
   const reference = readF32(`${FIXTURES}mcllava-image_features.f32`);

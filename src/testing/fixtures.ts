@@ -1,5 +1,5 @@
 /** Node-only helpers for tests: read the committed bundle and golden values from disk. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { parseBundleSpec, type BundleSpec } from '../bundle';
@@ -38,11 +38,14 @@ export function readBytes(path: string): Uint8Array {
 
 export const golden = (): Golden => readJson<Golden>(`${FIXTURE_DIR}golden.json`);
 
-export function bundleSpec(): BundleSpec {
-  return parseBundleSpec('http://localhost/models/tiny-random-convllava/', {
-    config: readJson(`${BUNDLE_DIR}config.json`),
-    generationConfig: readJson(`${BUNDLE_DIR}generation_config.json`),
-    preprocessorConfig: readJson(`${BUNDLE_DIR}preprocessor_config.json`),
+/** A shipped bundle's spec, parsed from its files under public/models/ (processor_config.json where it has one). */
+export function bundleSpec(name = 'tiny-random-convllava'): BundleSpec {
+  const dir = `${ROOT}public/models/${name}/`;
+  return parseBundleSpec(`http://localhost/models/${name}/`, {
+    config: readJson(`${dir}config.json`),
+    generationConfig: readJson(`${dir}generation_config.json`),
+    preprocessorConfig: readJson(`${dir}preprocessor_config.json`),
+    ...(existsSync(`${dir}processor_config.json`) ? { processorConfig: readJson(`${dir}processor_config.json`) } : {}),
   });
 }
 

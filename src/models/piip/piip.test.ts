@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseBundleSpec } from '../../bundle';
 import type { LanguageModel } from '../../decoder/language-model';
 import type { ort } from '../../device/ort';
 import { RasterSource, renderPlan } from '../../pixels';
 import { planImage, type ImagePlan } from '../../plan';
-import { ROOT, decodePng, maxAbsDiff, readBytes, readF32, readJson } from '../../testing/fixtures';
+import { ROOT, bundleSpec, decodePng, maxAbsDiff, readBytes, readF32, readJson } from '../../testing/fixtures';
 import { openModule } from '../../testing/sessions';
 import { expectPromptAndGreedy, openLanguage, type LanguageGolden } from '../../testing/language-parity';
 import { encodePlan } from '../../vision';
@@ -32,11 +31,7 @@ const NAME = 'tiny-random-piip';
 const DIR = `${ROOT}public/models/${NAME}/`;
 const FIXTURES = `${ROOT}e2e/fixtures/${NAME}/`;
 const g = readJson<PiipGolden>(`${FIXTURES}golden.json`);
-const spec = parseBundleSpec(`http://localhost/models/${NAME}/`, {
-  config: readJson(`${DIR}config.json`),
-  generationConfig: readJson(`${DIR}generation_config.json`),
-  preprocessorConfig: readJson(`${DIR}preprocessor_config.json`),
-});
+const spec = bundleSpec(NAME);
 const image = decodePng(readBytes(`${FIXTURES}${g.image.file}`));
 const plan = planImage(image.width, image.height, spec.image.loupe);
 const render = (p: ImagePlan) => renderPlan(new RasterSource(image, p.alphaFill), p, spec.image);
