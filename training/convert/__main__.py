@@ -99,14 +99,14 @@ def convert(source: Path, out: Path, dtype: str, vision_tower: Path | None) -> d
         external["decoder_model_merged_q4.onnx"] = len(written["data_files"])
         _phase("decoder streamed")
         dtypes = {"vision_encoder": "int8", "embed_tokens": "fp32", "decoder_model_merged": "q4"}
-    if kind == "piip":
-        files = piip.json_files(config, tower_py, model, report, tokenizer_json(str(source / "tokenizer.model"), [convllava.IMAGE_TOKEN]), dtypes, external)
-    elif kind == "convllava":
-        files = convllava.json_files(config, model, report, tokenizer_json(str(source / "tokenizer.model"), [convllava.IMAGE_TOKEN]), dtypes, external)
-    else:
+    if kind == "mc-llava":
         tokenizer = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
         tokenizer_config = json.loads((source / "tokenizer_config.json").read_text()) if (source / "tokenizer_config.json").exists() else {}
         files = mcllava.json_files(config, model, report, tokenizer, tokenizer_config, dtypes, external)
+    else:  # LLaVA-llama: tokenizer.json made from the SentencePiece model, with <image> appended
+        tokenizer = tokenizer_json(str(source / "tokenizer.model"), [convllava.IMAGE_TOKEN])
+        files = (piip.json_files(config, tower_py, model, report, tokenizer, dtypes, external) if kind == "piip"
+                 else convllava.json_files(config, model, report, tokenizer, dtypes, external))
     for name, content in files.items():
         _write_json(out / name, content)
     scratch.cleanup()

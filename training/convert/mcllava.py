@@ -23,6 +23,7 @@ from torch import nn
 
 from ..families.siglip import McLlavaVision, SiglipConfig
 from ..loupe_models.phi import PhiConfig, PhiDecoder
+from .convllava import weight_report
 
 TOWER = "vision_model.vision_tower.vision_model."
 CHAT_TEMPLATE = (
@@ -95,8 +96,7 @@ def build_model(config: dict, weights, decoder: bool = True) -> tuple[McLlava, d
     missing = [k for k in missing if not k.endswith("inv_freq")]
     if missing or unexpected:
         raise SystemExit(f"checkpoint does not fill Loupe's MC-LLaVA: missing {missing[:8]}, unexpected {unexpected[:8]}")
-    largest = max(sizes, key=sizes.get)
-    return model.eval(), {"weight_bytes": sum(sizes.values()), "largest_tensor": {"name": largest, "bytes": sizes[largest]}, "tensors": len(sizes)}
+    return model.eval(), weight_report(sizes)
 
 
 def json_files(config: dict, model: McLlava, report: dict, tokenizer: dict, tokenizer_config: dict, dtypes: dict[str, str], external: dict[str, int]) -> dict[str, dict]:

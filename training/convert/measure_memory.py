@@ -29,62 +29,26 @@ from pathlib import Path
 
 import torch
 
-from .tiny_release import OUT as FIXTURES
+from .tiny_release import OUT as FIXTURES, language_state, tower_state, write_bin_shards
 
 GB = 1e9
 # ConvLLaVA-sft-7B (REAL-MODELS.md): the larger bf16 shard, the ConvNeXt tower's parameters.
 SEVEN_B = {"largest_shard_bytes": 9.98 * GB, "tower_params": 665e6}
 
 
-def _tower(widths: list[int], depths: list[int], gen: torch.Generator) -> dict[str, torch.Tensor]:
-    rnd = lambda *shape: (torch.randn(*shape, generator=gen) * 0.02).to(torch.bfloat16)  # noqa: E731
-    ones = lambda n: torch.ones(n, dtype=torch.bfloat16)  # noqa: E731
-    p = "model.vision_tower.vision_tower."
-    s = {p + "embeddings.patch_embeddings.weight": rnd(widths[0], 3, 4, 4), p + "embeddings.patch_embeddings.bias": rnd(widths[0]),
-         p + "embeddings.layernorm.weight": ones(widths[0]), p + "embeddings.layernorm.bias": rnd(widths[0])}
-    for i, (w, d) in enumerate(zip(widths, depths)):
-        q = f"{p}encoder.stages.{i}."
-        if i > 0:
-            s.update({q + "downsampling_layer.0.weight": ones(widths[i - 1]), q + "downsampling_layer.0.bias": rnd(widths[i - 1]),
-                      q + "downsampling_layer.1.weight": rnd(w, widths[i - 1], 2, 2), q + "downsampling_layer.1.bias": rnd(w)})
-        for j in range(d):
-            b = f"{q}layers.{j}."
-            s.update({b + "dwconv.weight": rnd(w, 1, 7, 7), b + "dwconv.bias": rnd(w), b + "layernorm.weight": ones(w), b + "layernorm.bias": rnd(w),
-                      b + "pwconv1.weight": rnd(4 * w, w), b + "pwconv1.bias": rnd(4 * w), b + "pwconv2.weight": rnd(w, 4 * w), b + "pwconv2.bias": rnd(w),
-                      b + "layer_scale_parameter": ones(w)})
-    return s
-
-
-def _language(hidden: int, inner: int, layers: int, vocab: int, mm: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
-    rnd = lambda *shape: (torch.randn(*shape, generator=gen) * 0.02).to(torch.bfloat16)  # noqa: E731
-    s = {"model.embed_tokens.weight": rnd(vocab, hidden)}
-    for i in range(layers):
-        p = f"model.layers.{i}."
-        s.update({p + f"self_attn.{n}.weight": rnd(hidden, hidden) for n in ("q_proj", "k_proj", "v_proj", "o_proj")})
-        s.update({p + "mlp.gate_proj.weight": rnd(inner, hidden), p + "mlp.up_proj.weight": rnd(inner, hidden), p + "mlp.down_proj.weight": rnd(hidden, inner),
-                  p + "input_layernorm.weight": torch.ones(hidden, dtype=torch.bfloat16), p + "post_attention_layernorm.weight": torch.ones(hidden, dtype=torch.bfloat16)})
-    s.update({"model.norm.weight": torch.ones(hidden, dtype=torch.bfloat16), "lm_head.weight": rnd(vocab, hidden),
-              "model.mm_projector.0.weight": rnd(hidden, mm), "model.mm_projector.0.bias": rnd(hidden),
-              "model.mm_projector.2.weight": rnd(hidden, hidden), "model.mm_projector.2.bias": rnd(hidden)})
-    return s
-
-
 def write_checkpoint(root: Path, widths: list[int], depths: list[int], hidden: int, inner: int, layers: int, vocab: int) -> dict:
-    """A ConvLLaVA-sft directory: the language keys split over two shards, the tower in the second."""
+    """A ConvLLaVA-sft directory with the fixture's key names at these sizes: the language keys
+    split over two bf16 shards, the tower in the second."""
     gen = torch.Generator().manual_seed(0)
     root.mkdir(parents=True)
-    language = _language(hidden, inner, layers, vocab, widths[-1], gen)
+    text = {"hidden_size": hidden, "intermediate_size": inner, "num_hidden_layers": layers}
+    language = {k: v.to(torch.bfloat16) for k, v in language_state(gen, text, vocab, widths[-1]).items()}
+    tower = {f"model.vision_tower.vision_tower.{k}": v.to(torch.bfloat16) for k, v in tower_state(gen, widths, depths).items()}
     keys = list(language)
     first = {k: language.pop(k) for k in keys[: len(keys) // 2]}
-    torch.save(first, root / "pytorch_model-00001-of-00002.bin")
-    weight_map = {k: "pytorch_model-00001-of-00002.bin" for k in first}
-    del first
-    second = {**language, **_tower(widths, depths, gen)}
-    torch.save(second, root / "pytorch_model-00002-of-00002.bin")
-    weight_map.update({k: "pytorch_model-00002-of-00002.bin" for k in second})
-    tower_params = sum(v.numel() for k, v in second.items() if k.startswith("model.vision_tower."))
-    del second, language
-    (root / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    write_bin_shards(root, {"pytorch_model-00001-of-00002.bin": first, "pytorch_model-00002-of-00002.bin": {**language, **tower}})
+    tower_params = sum(v.numel() for v in tower.values())
+    del first, language, tower
     config = json.loads((FIXTURES / "convllava-sft/config.json").read_text())
     config.update({"hidden_size": hidden, "intermediate_size": inner, "num_hidden_layers": layers, "num_attention_heads": hidden // 128,
                    "num_key_value_heads": hidden // 128, "vocab_size": vocab, "mm_hidden_size": widths[-1]})

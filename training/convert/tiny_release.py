@@ -73,13 +73,13 @@ def _train_here() -> None:
     )
 
 
-def tower_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
-    """HF ConvNextModel's names and shapes, random values."""
-    w, d = TOWER["hidden_sizes"], TOWER["depths"]
+def tower_state(gen: torch.Generator, widths: list[int] | None = None, depths: list[int] | None = None) -> dict[str, torch.Tensor]:
+    """HF ConvNextModel's names and shapes, random values (default: the fixture's sizes)."""
+    w, d = widths or TOWER["hidden_sizes"], depths or TOWER["depths"]
     rnd = lambda *shape, scale=0.3: (torch.randn(*shape, generator=gen) * scale)  # noqa: E731
     s = {"embeddings.patch_embeddings.weight": rnd(w[0], 3, 4, 4), "embeddings.patch_embeddings.bias": rnd(w[0], scale=0.1),
          "embeddings.layernorm.weight": 1 + rnd(w[0], scale=0.1), "embeddings.layernorm.bias": rnd(w[0], scale=0.1)}
-    for i in range(5):
+    for i in range(len(w)):
         if i > 0:
             s[f"encoder.stages.{i}.downsampling_layer.0.weight"] = 1 + rnd(w[i - 1], scale=0.1)
             s[f"encoder.stages.{i}.downsampling_layer.0.bias"] = rnd(w[i - 1], scale=0.1)
@@ -95,11 +95,13 @@ def tower_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
     return s
 
 
-def language_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
-    """LLaVA-llama names: model.embed_tokens, model.layers.i.*, model.norm, lm_head, model.mm_projector.{0,2}."""
-    h, m, n = TEXT["hidden_size"], TEXT["intermediate_size"], TEXT["num_hidden_layers"]
+def language_state(gen: torch.Generator, text: dict | None = None, vocab: int = VOCAB, mm: int | None = None) -> dict[str, torch.Tensor]:
+    """LLaVA-llama names: model.embed_tokens, model.layers.i.*, model.norm, lm_head, model.mm_projector.{0,2}
+    (default: the fixture's sizes; `mm` the tower width the projector reads)."""
+    text = text or TEXT
+    h, m, n = text["hidden_size"], text["intermediate_size"], text["num_hidden_layers"]
     rnd = lambda *shape, scale: torch.randn(*shape, generator=gen) * scale  # noqa: E731
-    s = {"model.embed_tokens.weight": rnd(VOCAB, h, scale=1.0)}
+    s = {"model.embed_tokens.weight": rnd(vocab, h, scale=1.0)}
     for i in range(n):
         p = f"model.layers.{i}."
         for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
@@ -108,8 +110,8 @@ def language_state(gen: torch.Generator) -> dict[str, torch.Tensor]:
         s[p + "mlp.down_proj.weight"] = rnd(h, m, scale=m**-0.5)
         s[p + "input_layernorm.weight"], s[p + "post_attention_layernorm.weight"] = 1 + rnd(h, scale=0.1), 1 + rnd(h, scale=0.1)
     s["model.norm.weight"] = 1 + rnd(h, scale=0.1)
-    s["lm_head.weight"] = rnd(VOCAB, h, scale=3.0 * h**-0.5)
-    mm = TOWER["hidden_sizes"][-1]
+    s["lm_head.weight"] = rnd(vocab, h, scale=3.0 * h**-0.5)
+    mm = mm or TOWER["hidden_sizes"][-1]
     s["model.mm_projector.0.weight"], s["model.mm_projector.0.bias"] = rnd(h, mm, scale=mm**-0.5), rnd(h, scale=0.1)
     s["model.mm_projector.2.weight"], s["model.mm_projector.2.bias"] = rnd(h, h, scale=h**-0.5), rnd(h, scale=0.1)
     return s
