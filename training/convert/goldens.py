@@ -98,7 +98,7 @@ def convllava_goldens() -> None:
     _write_f32(FIXTURES / "image_features.f32", features)
     _write_f32(FIXTURES / "first_logits.f32", first)
     # The streamed q4 decoder must compute exactly the reference on the 4-bit grid.
-    snapped = {k: (_q4_grid(v) if v.dim() == 2 and (k.startswith("model.layers.") or k == "lm_head.weight") else v) for k, v in state.items()}
+    snapped = _on_q4_grid(state, _llama_matrix)
     first_q4, greedy_q4, margin_q4 = ref.greedy(snapped, config, ids, features, 16)
     _write_f32(FIXTURES / "first_logits_q4_reference.f32", first_q4)
     golden = {
@@ -132,6 +132,16 @@ def _q4_grid(weight: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(dequantize_q4(*quantize_q4(b), k=b.shape[0]).T.copy())
 
 
+def _llama_matrix(name: str) -> bool:
+    return name.startswith("model.layers.") or name == "lm_head.weight"
+
+
+def _on_q4_grid(state: dict[str, torch.Tensor], decoder_matrix) -> dict[str, torch.Tensor]:
+    """The checkpoint with every decoder MatMul weight (2-D, `decoder_matrix(name)`) through
+    4-bit quantize -> dequantize: what the q4 graph must compute exactly."""
+    return {k: (_q4_grid(v) if v.dim() == 2 and decoder_matrix(k) else v) for k, v in state.items()}
+
+
 def mcllava_goldens() -> None:
     """The tiny MC-LLaVA release: converted, and the reference on the 640 x 480 test image
     at max_crops 4 / num_tokens 96 (3 images: the whole image and two crops)."""
@@ -155,7 +165,7 @@ def mcllava_goldens() -> None:
     # What the q4 decoder must compute: the reference with every decoder MatMul weight
     # through 4-bit quantize -> dequantize (the MatMulNBits path checked exactly, apart
     # from how much 4 bits lose on these random weights).
-    snapped = {k: (_q4_grid(v) if v.dim() == 2 and k.startswith("language_model.") and "embed_tokens" not in k else v) for k, v in state.items()}
+    snapped = _on_q4_grid(state, lambda k: k.startswith("language_model.") and "embed_tokens" not in k)
     first_q4, greedy_q4, margin_q4 = ref_mc.greedy(snapped, config, ids, config["image_token_index"], feats, 16)
     _write_f32(FIXTURES / "mcllava-first_logits_q4_reference.f32", first_q4)
     golden = {
@@ -210,14 +220,14 @@ def piip_goldens() -> None:
     state = {k: v.float() for k, v in checkpoint.tensors(source)}
     image = make_test_image()
     high, low = ref_piip.pixel_values(image, high_size, low_size)
-    clip_heads = tiny_release.PIIP_CLIP["hidden_size"] // 64
+    clip_heads = tiny_release.PIIP_CLIP["num_attention_heads"]  # the fixture's truth (the converter infers it)
     feats = ref_piip.features(state, backbone, high, low, clip_heads)
     sp = spm.SentencePieceProcessor(model_file=str(source / "tokenizer.model"))
     ids = ref.prompt_ids(sp, QUESTION)
     first, greedy_ids, margin = ref.greedy(state, config, ids, feats, 16)
     # Both branches reach the answer: the low branch's input zeroed changes the features.
     low_matters = float((ref_piip.features(state, backbone, high, torch.zeros_like(low), clip_heads) - feats).abs().max())
-    snapped = {k: (_q4_grid(v) if v.dim() == 2 and (k.startswith("model.layers.") or k == "lm_head.weight") else v) for k, v in state.items()}
+    snapped = _on_q4_grid(state, _llama_matrix)
     first_q4, greedy_q4, margin_q4 = ref.greedy(snapped, config, ids, feats, 16)
     _write_f32(FIXTURES / "piip-image_features.f32", feats)
     _write_f32(FIXTURES / "piip-first_logits.f32", first)

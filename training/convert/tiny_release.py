@@ -311,7 +311,7 @@ def write_mcllava(out: Path = OUT) -> None:
 # PIIP-LLaVA (ConvNeXt-B @1024 + CLIP-L/16 @336, 12 interactions) in miniature: ConvNeXt
 # [16, 32, 48, 64] x [1, 1, 2, 1] @256 and a CLIP 128 wide (2 heads of 64), 3 layers, patch 16
 # @96, 3 interactions; the Llama decoder and SentencePiece tokenizer of the ConvLLaVA fixture.
-PIIP_CLIP = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 3, "patch_size": 16, "image_size": 96}
+PIIP_CLIP = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 3, "num_attention_heads": 2, "patch_size": 16, "image_size": 96}
 PIIP_CONVNEXT = {"dims": [16, 32, 48, 64], "depths": [1, 1, 2, 1], "image_size": 256}
 PIIP_TOWER_PY = "llava/configs/piip-llava_convnext-tiny_clip-tiny_256-96_tiny.py"
 PIIP_TOWER_TEXT = '''model = dict(
