@@ -21,6 +21,7 @@ import re
 import torch
 from torch import nn
 
+from ..bundle_config import llama_text_config
 from ..families.clip_vit import ClipVisionConfig
 from ..loupe_models import LlamaConfig, LlamaDecoder
 from .convllava import _language_key, fill, text_config, vicuna_files, weight_report
@@ -104,8 +105,6 @@ def build_model(config: dict, tower_py: dict, weights, decoder: bool = True) -> 
 
 
 def json_files(config: dict, tower_py: dict, model: PiipLlava, report: dict, tokenizer: dict, dtypes: dict[str, str], external: dict[str, int]) -> dict[str, dict]:
-    from ..bundle_config import llama_text_config
-
     v, t = model.vision_cfg, model.text_cfg
     b1 = tower_py["backbone"]["branch1"]
     high, low = v.high_size, b1["img_size"]
