@@ -55,7 +55,7 @@ export default defineConfig({
   server: { port: 5173, headers: isolation },
   preview: { headers: isolation },
   test: {
-    include: ['src/**/*.test.ts', 'workers/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'workers/**/*.test.ts', 'bench/**/*.test.ts'],
     environment: 'node',
     testTimeout: 60_000,
     alias: { 'onnxruntime-web/webgpu': 'onnxruntime-web' },

@@ -1,7 +1,8 @@
-// What bench/run.mjs and bench/eval.mjs share: command-line options, the Vite server over the
-// repo, Debian's Chromium, and the bench page.
+// What bench/run.mjs and bench/eval.mjs share: command-line options, the web server (the
+// production build by default, Vite's dev server with --dev), Debian's Chromium, the bench page.
 import { chromium } from '@playwright/test';
 import { createServer } from 'vite';
+import { buildBenchPage, serveBench } from './static.mjs';
 
 const argv = process.argv.slice(2);
 
@@ -16,11 +17,19 @@ export function flag(name) {
   return argv.includes(`--${name}`);
 }
 
-/** Serves the repo (with the dev server's COOP/COEP headers) and starts headless Chromium. */
-export async function startBench() {
+/** The dev server (with its COOP/COEP headers), for --dev. */
+async function devServer() {
   const server = await createServer({ logLevel: 'error', server: { port: 0, host: '127.0.0.1' } });
   await server.listen();
-  const { port } = server.httpServer.address();
+  return { port: server.httpServer.address().port, close: () => server.close() };
+}
+
+/** Serves the bench page (built, unless --dev) and starts headless Chromium. */
+export async function startBench() {
+  const dev = flag('dev');
+  if (!dev) await buildBenchPage();
+  const server = dev ? await devServer() : await serveBench();
+  const { port } = server;
   const browser = await chromium.launch({
     executablePath: process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu'],
@@ -28,6 +37,8 @@ export async function startBench() {
   return {
     browser,
     port,
+    /** 'production build' or 'dev server': recorded with the results. */
+    served: dev ? 'dev server' : 'production build',
     /** bench/bench.html in `context` (a new page of the default context if none), ready to drive. */
     async openPage(context = browser) {
       const page = await context.newPage();

@@ -46,13 +46,13 @@ export async function timeNativeGraph({ file, output, sizes, runs, threads = os.
 }
 
 /** Times vision_encoder on zeros of each [height, width]; threads as given (default: all cores). */
-export async function benchNativeEncoder({ bundleDir, model, sizes, runs, threads = os.cpus().length }) {
+export async function benchNativeEncoder({ bundleDir, bundle, model, sizes, runs, threads = os.cpus().length }) {
   const config = JSON.parse(readFileSync(path.join(bundleDir, 'config.json'), 'utf8'));
   const declared = config['transformers.js_config']?.dtype;
   const dtype = (typeof declared === 'string' ? declared : declared?.vision_encoder) ?? 'fp32';
   const file = path.join(bundleDir, 'onnx', `vision_encoder${SUFFIX[dtype] ?? ''}.onnx`);
   const timed = await timeNativeGraph({ file, output: 'image_features', sizes, runs, threads, foldInt8: dtype === 'int8' });
   return timed.map(({ size, tokens, ...stats }, i) => ({
-    runtime: 'onnxruntime-node', provider: 'cpu', threads, model, dtype, strategy: sizes[i].strategy, resolution: sizes[i].resolution, visual_tokens: tokens, stage: 'encode', ...stats,
+    runtime: 'onnxruntime-node', provider: 'cpu', threads, model, bundle, dtype: { vision_encoder: dtype }, strategy: sizes[i].strategy, resolution: sizes[i].resolution, visual_tokens: tokens, stage: 'encode', ...stats,
   }));
 }

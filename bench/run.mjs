@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// `npm run bench`: serves the repo with Vite, drives Debian's Chromium over bench/bench.html,
-// prints one JSON line per measurement and a table. Options: --device wasm|webgpu, --runs N,
-// --bundle URL, --preprocessor auto|cpu|gpu, --threads N (wasm threads; default: what the page allows),
-// --peer-threads N (transformers.js' threads; default: its own), --no-peers, --scaling.
+// `npm run bench`: builds bench/bench.html for production and serves it (--dev: Vite's dev
+// server), drives Debian's Chromium over it, prints one JSON line per measurement and a table
+// (--json: the JSON lines only), and checks that every stage has its records. Options:
+// --device wasm|webgpu, --runs N, --bundle URL (default: the shipped Loupe-Synth),
+// --preprocessor auto|cpu|gpu, --threads N (wasm threads; default: what the page allows),
+// --peer-threads N (transformers.js' threads; default: its own), --no-peers, --scaling, --dev.
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -10,10 +12,12 @@ import { benchNativeEncoder, timeNativeGraph } from './native.mjs';
 import { flag, option, startBench } from './harness.mjs';
 import { chartFromJsonl } from './chart.mjs';
 import { chromiumPssBytes, startMemorySampler } from './memory.mjs';
+import { checkRecords, loadRecords } from './records.mjs';
 
 const device = option('device', 'wasm');
 const runs = Number(option('runs', '3'));
-const bundle = option('bundle', '/models/tiny-random-convllava/');
+const bundle = option('bundle', '/models/loupe-synth/');
+const jsonOnly = flag('json');
 const preprocessor = option('preprocessor', 'auto');
 const peers = !flag('no-peers');
 const threadsOption = option('threads', undefined);
@@ -24,16 +28,47 @@ const { browser } = bench;
 try {
   const page = await bench.openPage();
   const isolated = await page.evaluate(() => self.crossOriginIsolated);
-  const machine = { cross_origin_isolated: isolated, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), browser: browser.version(), node: process.version };
+  const machine = { cross_origin_isolated: isolated, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gb: Math.round(os.totalmem() / 2 ** 30), browser: browser.version(), node: process.version, served: bench.served };
   if (flag('scaling')) await scaling(page, machine);
   else {
-    const results = await stages(page);
     await page.close();
+    const results = await loads(browser);
+    const stagesPage = await bench.openPage();
+    results.push(...(await stages(stagesPage)));
+    await stagesPage.close();
     results.push(...(await memory(browser)));
     print(machine, results);
+    const problems = checkRecords(results, { peers, memory: results.some((r) => r.stage === 'memory') });
+    if (problems.length) {
+      console.error(`\nbench: records missing or malformed:\n- ${problems.join('\n- ')}`);
+      process.exitCode = 1;
+    }
   }
 } finally {
   await bench.close();
+}
+
+/**
+ * Load time, each runtime in turn: cold in a fresh browser context (its own HTTP cache, Cache
+ * Storage and compiled-wasm cache: nothing cached), then warm in a new page of that context
+ * (a later visit). Fresh contexts keep one runtime's warm caches from helping the other.
+ */
+async function loads(browser) {
+  const runtimes = peers ? ['loupe', 'transformers.js'] : ['loupe'];
+  const samples = [];
+  for (let i = 0; i < runs; i++) {
+    for (const runtime of runtimes) {
+      const context = await browser.newContext();
+      for (const visit of ['cold', 'warm']) {
+        const page = await bench.openPage(context);
+        const sample = await page.evaluate((o) => window.loadOnce(o), { bundle, device, runtime, ...(threadsOption ? { threads: Number(threadsOption) } : {}), ...(peerThreads ? { peerThreads: Number(peerThreads) } : {}) });
+        samples.push({ runtime, visit, ...sample });
+        await page.close();
+      }
+      await context.close();
+    }
+  }
+  return loadRecords(samples, { bundle, model: bundle.split('/').filter(Boolean).pop() });
 }
 
 /** Every stage of Loupe, transformers.js on the same bundle, and onnxruntime-node. */
@@ -45,7 +80,7 @@ async function stages(page) {
   const sizes = results
     .filter((r) => r.stage === 'encode' && r.strategy.startsWith('convllava'))
     .map((r) => ({ strategy: r.strategy, resolution: r.resolution, width: r.input_width, height: r.input_height }));
-  for (const threads of [1, os.cpus().length]) results.push(...(await benchNativeEncoder({ bundleDir, model, sizes, runs, threads })));
+  for (const threads of [1, os.cpus().length]) results.push(...(await benchNativeEncoder({ bundleDir, bundle, model, sizes, runs, threads })));
   return results;
 }
 
@@ -69,7 +104,7 @@ async function memory(browser) {
     const peak = sampler.stop();
     await context.close();
     out.push({
-      runtime, provider: device, model: bundle.split('/').filter(Boolean).pop(), strategy: 'alone: load + one answer at 1536', resolution: 1536, visual_tokens: null, stage: 'memory',
+      runtime, provider: device, model: bundle.split('/').filter(Boolean).pop(), bundle, threads: answered.threads, dtype: answered.dtype, strategy: 'alone: load + one answer at 1536', resolution: 1536, visual_tokens: null, stage: 'memory',
       bytes: peak - idle, peak_bytes: peak, idle_bytes: idle, ...(answered.gpuBufferBytes !== undefined ? { gpu_buffer_bytes: answered.gpuBufferBytes } : {}), note: 'peak PSS of all Chromium processes minus the idle bench page', ms: 0, runs: 1, min: 0, median: 0, max: 0,
     });
   }
@@ -79,6 +114,7 @@ async function memory(browser) {
 function print(machine, results) {
   console.log(JSON.stringify({ machine }));
   for (const r of results) console.log(JSON.stringify(r));
+  if (jsonOnly) return;
   console.log('\nruntime                  stage       strategy           res    tokens      median    (min..max)');
   for (const r of results) {
     const runtime = `${r.runtime}/${r.stage === 'preprocess' && r.preprocessor ? r.preprocessor : r.provider}${r.threads ? ` x${r.threads}` : ''}`;
@@ -87,6 +123,7 @@ function print(machine, results) {
         ? `${(r.bytes / 2 ** 20).toFixed(1).padStart(9)} MiB${r.gpu_buffer_bytes ? ` (GPU buffers, peak: ${(r.gpu_buffer_bytes / 2 ** 20).toFixed(1)} MiB)` : ''}`
         : `${r.median.toFixed(1).padStart(9)}${r.tokens_per_s !== undefined ? ' tok/s' : ' ms   '} (${r.min.toFixed(1)}..${r.max.toFixed(1)})`;
     console.log(`${runtime.padEnd(24)} ${r.stage.padEnd(11)} ${r.strategy.padEnd(18)} ${String(r.resolution ?? '-').padEnd(6)} ${String(r.visual_tokens ?? '-').padEnd(8)} ${value}`);
+    if (r.breakdown) console.log(`${''.padEnd(24)}   where (median ms from loadModel's start): ${Object.entries(r.breakdown).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
   }
 }
 

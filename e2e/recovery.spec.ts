@@ -56,6 +56,62 @@ test('a crashed language worker: pending ask rejects with WORKER_CRASHED at once
   expect(result.history).toBe(4);
 });
 
+test('on wasm one worker hosts both roles (one onnxruntime); its crash settles pending work, and recover() brings both back', async ({ page }) => {
+  await openHarness(page);
+  const result = await page.evaluate(
+    async ({ bundle, image, question }) => {
+      let shared: Worker | undefined;
+      let created = 0;
+      const count = (make: () => Worker) => () => (created++, make());
+      const workers = {
+        vision: count(window.loupeWorkers.vision),
+        language: count(window.loupeWorkers.language),
+        both: count(() => (shared = window.loupeWorkers.both!())),
+      };
+      const codeOf = (promise: Promise<unknown>) => promise.then(() => 'ok', (error: { code?: string }) => error.code ?? String(error));
+      const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
+        const ids: (number | null)[] = [];
+        for await (const piece of stream) ids.push(piece.tokenId);
+        return ids;
+      };
+      const model = await window.loupe.loadModel(bundle, { device: 'wasm', dtype: 'fp32', workers });
+      const info = { workers: model.info.workers, created, runtime: [model.info.loadTimings.vision.runtimeMs, model.info.loadTimings.language.runtimeMs] };
+      const blob = await (await fetch(image)).blob();
+      const chat = model.chat();
+      const other = model.chat();
+      await chat.setImage(blob);
+      const first = await drain(chat.ask(question, { maxNewTokens: 8 }));
+      const streaming = codeOf(drain(chat.ask(question, { maxNewTokens: 400, minNewTokens: 400 })));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      shared!.dispatchEvent(new ErrorEvent('error', { message: 'RuntimeError: memory access out of bounds' }));
+      const crashed = await streaming;
+      // The vision role went down with the worker too.
+      const encodeMeanwhile = await codeOf(other.setImage(blob));
+      await model.recover();
+      const second = await drain(chat.ask(question, { maxNewTokens: 8 }));
+      // A healthy chat with the same history, for comparison.
+      const fresh = model.chat();
+      await fresh.setImage(blob);
+      const again = await drain(fresh.ask(question, { maxNewTokens: 8 }));
+      const expected = await drain(fresh.ask(question, { maxNewTokens: 8 }));
+      const createdAfter = created;
+      await model.dispose();
+      return { info, first, crashed, encodeMeanwhile, second, again, expected, createdAfter };
+    },
+    { bundle: BUNDLE, image: IMAGE, question: golden.question },
+  );
+  // One worker, one runtime start shared by both roles.
+  expect(result.info.workers).toBe(1);
+  expect(result.info.created).toBe(1);
+  expect(result.info.runtime[0]).toBe(result.info.runtime[1]);
+  expect(result.first).toEqual(golden.greedy_ids.slice(0, 8));
+  expect(result.crashed).toBe('WORKER_CRASHED');
+  expect(result.encodeMeanwhile).toBe('WORKER_CRASHED');
+  expect(result.again).toEqual(golden.greedy_ids.slice(0, 8));
+  expect(result.second).toEqual(result.expected);
+  expect(result.createdAfter).toBe(2);
+});
+
 test('an answer whose cancel is lost is ended within the abort deadline by restarting the worker; the chat then answers as before', async ({ page }) => {
   await openHarness(page);
   const result = await page.evaluate(

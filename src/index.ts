@@ -3,6 +3,8 @@ export { loadModel, LoupeModel, LoupeChat } from './engine';
 export type {
   LoadModelOptions,
   ModelInfo,
+  LoadTimings,
+  WorkerTimings,
   ImageInput,
   SetImageOptions,
   ImageSummary,

@@ -1,5 +1,5 @@
 import { selectDtypes, type BundleSpec } from '../src/bundle';
-import { chooseProvider, configureOrt, gpuBufferBytes, loadModuleSession, type GpuBufferBytes } from '../src/device';
+import { chooseProvider, configureOrt, startRuntime, gpuBufferBytes, loadModuleSession, type GpuBufferBytes } from '../src/device';
 import { KvCache, LanguageModel, generate } from '../src/decoder';
 import { expandImageTokens } from '../src/embeddings';
 import { LoupeError } from '../src/errors';
@@ -35,7 +35,11 @@ export class LanguageService implements LanguageWorkerApi {
     request: WorkerLoadRequest & { tokenizerJson: unknown; tokenizerConfig: unknown },
     onProgress: ProgressSink,
   ): Promise<WorkerLoadResult> {
+    const startedAt = performance.timeOrigin + performance.now();
     const threads = configureOrt(request.assets);
+    // The runtime starts while the graphs download; a failure surfaces where a session awaits it.
+    const runtime = startRuntime();
+    runtime.catch(() => undefined);
     this.tokenizer = BundleTokenizer.fromFiles(request.tokenizerJson, request.tokenizerConfig);
     const choice = await chooseProvider(request.device);
     const spec = request.spec;
@@ -64,7 +68,7 @@ export class LanguageService implements LanguageWorkerApi {
     if ([embed, decoder].some((created) => created.report.provider === 'webgpu')) await this.device.watch();
     this.spec = spec;
     releaseCallback(onProgress);
-    return { modules: [embed.report, decoder.report], gpu: choice.gpu, threads };
+    return { modules: [embed.report, decoder.report], gpu: choice.gpu, threads, timings: { startedAt, runtimeMs: await runtime } };
   }
 
   private chat(chatId: number): ChatState {

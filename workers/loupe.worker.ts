@@ -2,13 +2,15 @@
  * The one worker script behind both Loupe workers, so a built app ships onnxruntime-web
  * once: the bundler splits it into a chunk the two roles share. The role comes from the
  * worker's name; each role loads only its own service (the vision worker never parses
- * transformers.js).
+ * transformers.js). A worker named for both roles hosts both services, exposed as
+ * `{ vision, language }`: one onnxruntime (one wasm heap, one thread pool) for the model.
  */
 import * as Comlink from 'comlink';
 import { installErrorTransfer } from '../src/engine/comlink-errors';
 
 export const VISION_ROLE = 'loupe-vision';
 export const LANGUAGE_ROLE = 'loupe-language';
+export const BOTH_ROLES = 'loupe-vision+language';
 
 installErrorTransfer();
 
@@ -30,11 +32,13 @@ self.addEventListener('message', hold);
 const role = (self as unknown as { name: string }).name;
 // A custom worker (LoadModelOptions.workers) must be named for its role; guessing one would
 // load the wrong service and fail later with a confusing message.
-if (role !== LANGUAGE_ROLE && role !== VISION_ROLE) {
-  throw new Error(`a Loupe worker must be created with name "${VISION_ROLE}" or "${LANGUAGE_ROLE}" (new Worker(url, { type: 'module', name })); this one is named "${role}"`);
+if (role !== LANGUAGE_ROLE && role !== VISION_ROLE && role !== BOTH_ROLES) {
+  throw new Error(`a Loupe worker must be created with name "${VISION_ROLE}", "${LANGUAGE_ROLE}" or "${BOTH_ROLES}" (new Worker(url, { type: 'module', name })); this one is named "${role}"`);
 }
+const language = () => import('./language-service').then((m) => new m.LanguageService());
+const vision = () => import('./vision-service').then((m) => new m.VisionService());
 const service =
-  role === LANGUAGE_ROLE ? new (await import('./language-service')).LanguageService() : new (await import('./vision-service')).VisionService();
+  role === BOTH_ROLES ? await Promise.all([vision(), language()]).then(([v, l]) => ({ vision: v, language: l })) : role === LANGUAGE_ROLE ? await language() : await vision();
 
 self.removeEventListener('message', hold);
 Comlink.expose(service);

@@ -24,6 +24,15 @@ export interface WorkerLoadResult {
   threads: ThreadReport;
   /** The vision worker's preprocessing path. */
   preprocessor?: PreprocessorReport;
+  timings: WorkerLoadTimings;
+}
+
+/** Where a worker's load time went (the modules' own fetch and session times are in their reports). */
+export interface WorkerLoadTimings {
+  /** When load() began in the worker (epoch ms, performance.timeOrigin + now()): after the worker script and its imports. */
+  startedAt: number;
+  /** onnxruntime's runtime start in this worker (wasm compile, instantiate, threads), ms; it overlaps the downloads. */
+  runtimeMs: number;
 }
 
 export interface EncodeRequest {

@@ -1,6 +1,6 @@
 import * as Comlink from 'comlink';
 import { selectDtypes, type BundleSpec } from '../src/bundle';
-import { chooseProvider, configureOrt, gpuBufferBytes, loadModuleSession, type GpuBufferBytes, type GpuReport } from '../src/device';
+import { chooseProvider, configureOrt, startRuntime, gpuBufferBytes, loadModuleSession, type GpuBufferBytes, type GpuReport } from '../src/device';
 import type { ort } from '../src/device/ort';
 import { abortError } from '../src/errors';
 import { choosePreprocessor, decodeImage, renderInput, renderPlan, renderPlanWith, type DecodedImage, type GpuRenderer, type PlanPixels } from '../src/pixels';
@@ -35,7 +35,11 @@ export class VisionService implements VisionWorkerApi {
   private readonly device = new DeviceWatch();
 
   async load(request: WorkerLoadRequest, onProgress: ProgressSink): Promise<WorkerLoadResult> {
+    const startedAt = performance.timeOrigin + performance.now();
     const threads = configureOrt(request.assets);
+    // The runtime starts while the graphs download; a failure surfaces where a session awaits it.
+    const runtime = startRuntime();
+    runtime.catch(() => undefined);
     const choice = await chooseProvider(request.device);
     const dtypes = selectDtypes({ provider: choice.provider, shaderF16: choice.gpu.shaderF16 }, request.spec.declaredDtypes, request.dtype);
     const created = await loadModuleSession({
@@ -58,7 +62,7 @@ export class VisionService implements VisionWorkerApi {
     const preprocessor = await choosePreprocessor(request.preprocessor ?? 'auto');
     this.renderer = preprocessor.renderer;
     releaseCallback(onProgress);
-    return { modules: [created.report], gpu: choice.gpu, threads, preprocessor: preprocessor.report };
+    return { modules: [created.report], gpu: choice.gpu, threads, preprocessor: preprocessor.report, timings: { startedAt, runtimeMs: await runtime } };
   }
 
   /** Plan (with this device's limits) and render a decoded image: everything before the graph. */

@@ -7,4 +7,5 @@ export type { ProviderChoice, RuntimeAssets, ThreadReport } from './provider';
 export { createSession } from './session';
 export type { DeviceRequest, ModuleReport, CreatedSession, SessionRequest } from './session';
 export { loadModuleSession } from './load-module';
+export { startRuntime } from './runtime-start';
 export type { LoadModuleRequest } from './load-module';

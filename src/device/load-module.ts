@@ -4,6 +4,7 @@ import { preflightModule } from './preflight';
 import type { KvLayout } from '../models';
 import type { ProviderChoice } from './provider';
 import { createSession, type CreatedSession, type ExternalData } from './session';
+import { startRuntime } from './runtime-start';
 
 export interface LoadModuleRequest {
   baseUrl: string;
@@ -44,12 +45,18 @@ export async function loadModuleSession(request: LoadModuleRequest): Promise<Cre
     const sizes = await Promise.all([file, ...dataFiles].map(async (f) => ({ file: f, bytes: await fetchSize(request.baseUrl, f, options) })));
     preflightModule({ module: request.module, dtype: request.dtype, files: sizes }, request.choice.provider, request.choice.gpu, request.text);
   }
+  const fetchStarted = performance.now();
   const [bytes, ...data] = await Promise.all([file, ...dataFiles].map((f) => fetchBytes(request.baseUrl, f, options)));
+  const fetchMs = performance.now() - fetchStarted;
   throwIfAborted(request.signal, `Loading ${file}`);
+  // Started by the worker when its load began, so usually done by now.
+  await startRuntime();
   // onnxruntime resolves a graph's external data by the file name its tensors name.
   const externalData = dataFiles.map((f, i) => ({ path: f.slice(f.lastIndexOf('/') + 1), data: data[i]! }));
   const serialize = request.serialize ?? ((open) => open());
-  return serialize(() => open(request, file, bytes!, externalData));
+  const created = await serialize(() => open(request, file, bytes!, externalData));
+  created.report.fetchMs = fetchMs;
+  return created;
 }
 
 async function open(request: LoadModuleRequest, file: string, bytes: Uint8Array, externalData: ExternalData[]): Promise<CreatedSession> {

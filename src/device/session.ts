@@ -21,6 +21,8 @@ export interface ModuleReport {
   cpuNodes: 'none' | 'some' | 'n/a';
   bytes: number;
   sessionMs: number;
+  /** Download (or Cache Storage read) of the graph and its external data, ms; absent when the bytes were handed over. */
+  fetchMs?: number;
 }
 
 export interface ExternalData {

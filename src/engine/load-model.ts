@@ -2,42 +2,40 @@ import * as Comlink from 'comlink';
 import { fetchJson, joinUrl, parseBundleSpec, type LoadProgress, type ModuleName, type Provider } from '../bundle';
 import type { GpuBufferBytes, ModuleReport } from '../device';
 import { LoupeError, abortError, asLoupeError } from '../errors';
-import type { LanguageWorkerApi, RenderResult, VisionWorkerApi, WorkerLoadResult } from '../../workers/protocol';
+import type { LanguageWorkerApi, RenderResult, VisionWorkerApi, WorkerLoadRequest, WorkerLoadResult } from '../../workers/protocol';
 import { toWorkerSource } from './image-transfer';
 import { LoupeChat } from './chat';
 import { checkLoadOptions } from './options';
 import { installErrorTransfer } from './comlink-errors';
 import { defaultWasmUrl, defaultWorkers } from './default-workers';
-import { WorkerSupervisor } from './supervisor';
-import type { ImageInput, LoadModelOptions, ModelInfo, SetImageOptions } from './types';
+import { sharesWorker, startRoles, type AnySupervisor, type LanguageLoadRequest, type Roles } from './worker-roles';
+import type { ImageInput, LoadModelOptions, ModelInfo, SetImageOptions, WorkerTimings } from './types';
 
 /** How long dispose() waits for the workers to release their sessions before ending them. */
 const DISPOSE_WAIT_MS = 2000;
 /** How long a cancelled call may keep running (a session.run cannot be interrupted) before its worker is restarted. */
 export const ABORT_DEADLINE_MS = 3000;
 
-type Supervisors = {
-  vision: WorkerSupervisor<VisionWorkerApi, WorkerLoadResult>;
-  language: WorkerSupervisor<LanguageWorkerApi, WorkerLoadResult>;
-};
-
-/** A loaded bundle: two workers, their sessions, and the chats that use them. */
+/** A loaded bundle: its worker(s) (one per role, or one for both), their sessions, and the chats that use them. */
 export class LoupeModel {
   private disposed = false;
   private requestCounter = 0;
 
   private readonly vision: Comlink.Remote<VisionWorkerApi>;
   private readonly language: Comlink.Remote<LanguageWorkerApi>;
+  /** One per worker: two, or one when a single worker hosts both roles. */
+  private readonly supervisors: AnySupervisor[];
 
   constructor(
     readonly info: ModelInfo,
-    private readonly supervisors: Supervisors,
+    private readonly roles: Roles,
     private readonly abortDeadlineMs: number = ABORT_DEADLINE_MS,
   ) {
-    this.vision = supervisors.vision.remote;
-    this.language = supervisors.language.remote;
+    this.vision = roles.vision.remote;
+    this.language = roles.language.remote;
+    this.supervisors = [...new Set([roles.vision.supervisor, roles.language.supervisor])];
     // A restarted worker may run on another provider (a lost GPU, wasm now): say so in info.
-    for (const supervisor of [supervisors.vision, supervisors.language]) {
+    for (const supervisor of this.supervisors) {
       supervisor.onRestarted = (result) => {
         for (const report of result.modules) this.info.modules[report.module] = report;
       };
@@ -46,7 +44,7 @@ export class LoupeModel {
 
   private assertLive(): void {
     if (this.disposed) throw new LoupeError('DISPOSED', 'This model was disposed; call loadModel() again.');
-    const crashed = this.supervisors.vision.error ?? this.supervisors.language.error;
+    const crashed = this.supervisors.find((supervisor) => supervisor.error)?.error;
     if (crashed) throw crashed;
   }
 
@@ -61,7 +59,7 @@ export class LoupeModel {
       nextRequestId: () => ++this.requestCounter,
       imageToken: this.info.spec.imageToken,
       contextLength: this.info.spec.text.maxPositions,
-      languageGeneration: () => this.supervisors.language.generation,
+      languageGeneration: () => this.roles.language.supervisor.generation,
       abortDeadlineMs: this.abortDeadlineMs,
       stopOverdue: (role, what) => this.stopOverdue(role, what),
     });
@@ -73,8 +71,9 @@ export class LoupeModel {
    * the sessions again, so the engine is usable again without waiting for the run.
    */
   private stopOverdue(role: 'vision' | 'language', what: string): void {
-    const error = new LoupeError('ABORTED', `${what} was cancelled and did not stop within ${this.abortDeadlineMs} ms, so the ${role} worker was restarted; the engine is still usable.`);
-    void this.supervisors[role].restart(error).catch(() => undefined);
+    const supervisor = this.roles[role].supervisor;
+    const error = new LoupeError('ABORTED', `${what} was cancelled and did not stop within ${this.abortDeadlineMs} ms, so the ${supervisor.name} worker was restarted; the engine is still usable.`);
+    void supervisor.restart(error).catch(() => undefined);
   }
 
   /**
@@ -85,7 +84,7 @@ export class LoupeModel {
   async recover(): Promise<ModelInfo> {
     if (this.disposed) throw new LoupeError('DISPOSED', 'This model was disposed; call loadModel() again.');
     await Promise.all(
-      [this.supervisors.vision, this.supervisors.language].map((supervisor) => {
+      this.supervisors.map((supervisor) => {
         const failed = supervisor.error;
         return failed ? supervisor.restart(failed) : undefined;
       }),
@@ -145,8 +144,7 @@ export class LoupeModel {
     const released = Promise.allSettled([this.vision.dispose(), this.language.dispose()]);
     await Promise.race([released, new Promise((resolve) => setTimeout(resolve, DISPOSE_WAIT_MS))]);
     const error = new LoupeError('DISPOSED', 'The model was disposed while this was running; call loadModel() again.');
-    this.supervisors.vision.end(error);
-    this.supervisors.language.end(error);
+    for (const supervisor of this.supervisors) supervisor.end(error);
   }
 }
 
@@ -165,21 +163,8 @@ function withChatTemplate(tokenizerConfig: unknown, chatTemplate: unknown): unkn
   return config.chat_template === undefined && typeof template === 'string' ? { ...config, chat_template: template } : tokenizerConfig;
 }
 
-/**
- * Loads a bundle from a base URL (a folder under public/models or any URL with the same
- * files) into two workers and reports which provider runs each module.
- */
-export async function loadModel(source: string | URL, options: LoadModelOptions = {}): Promise<LoupeModel> {
-  installErrorTransfer();
-  checkLoadOptions(options);
-  const started = performance.now();
-  const { signal, onProgress } = options;
-  const baseUrl = resolveBase(source);
-  const cache = options.cache ?? true;
-  const fetchOptions = { cache, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
-  const report = (progress: LoadProgress) => onProgress?.(progress);
-
-  report({ stage: 'config', loadedBytes: 0, totalBytes: undefined });
+/** The bundle's JSON files: config (as a spec), tokenizer and its config with the chat template. */
+async function fetchBundleFiles(baseUrl: string, fetchOptions: Parameters<typeof fetchJson>[2]) {
   // An optional file the host lacks is never cached, so offline its fetch fails instead of
   // answering 404: with the required files served from the cache, that too means absent.
   const optional = (file: string) =>
@@ -197,28 +182,38 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
     optional('chat_template.json'),
   ]);
   const spec = parseBundleSpec(baseUrl, { config, generationConfig: generationConfig ?? {}, preprocessorConfig, processorConfig });
-  const tokenizerConfig = withChatTemplate(tokenizerFileConfig, chatTemplate);
+  return { spec, tokenizerJson, tokenizerConfig: withChatTemplate(tokenizerFileConfig, chatTemplate) };
+}
 
-  const factories = options.workers ?? defaultWorkers;
-  const request = {
-    spec,
-    device: options.device ?? 'auto',
-    cache,
-    ...(options.preprocessor ? { preprocessor: options.preprocessor } : {}),
-    ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
-    assets: { wasmUrl: options.wasmUrl ?? defaultWasmUrl, ...(options.threads !== undefined ? { numThreads: options.threads } : {}) },
-  };
-  const languageRequest = { ...request, tokenizerJson, tokenizerConfig };
+type LoadRequests = { vision: WorkerLoadRequest; language: LanguageLoadRequest };
+
+/**
+ * Loads a bundle from a base URL (a folder under public/models or any URL with the same
+ * files) into two workers and reports which provider runs each module.
+ */
+export async function loadModel(source: string | URL, options: LoadModelOptions = {}): Promise<LoupeModel> {
+  installErrorTransfer();
+  checkLoadOptions(options);
+  const started = performance.now();
+  const { signal, onProgress } = options;
+  const baseUrl = resolveBase(source);
+  const cache = options.cache ?? true;
+  const fetchOptions = { cache, ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
+  const report = (progress: LoadProgress) => onProgress?.(progress);
+  const device = options.device ?? 'auto';
+
+  // The workers start (script, imports) while the page fetches the bundle's JSON files.
   // A restart (after a crash, a lost device or an overdue cancel) loads the same files from
   // the cache; a lost GPU may not come back, so it may fall back to wasm ('auto', reported).
-  const restartDevice = request.device === 'wasm' ? 'wasm' : 'auto';
+  let requests: LoadRequests | undefined;
+  const restartDevice = device === 'wasm' ? 'wasm' : 'auto';
   const quiet = () => Comlink.proxy(() => undefined);
-  const supervisors: Supervisors = {
-    vision: new WorkerSupervisor('vision', factories.vision, (remote) => remote.load({ ...request, device: restartDevice }, quiet())),
-    language: new WorkerSupervisor('language', factories.language, (remote) => remote.load({ ...languageRequest, device: restartDevice }, quiet())),
-  };
-  const vision = supervisors.vision.remote;
-  const language = supervisors.language.remote;
+  const factories = options.workers ?? defaultWorkers;
+  const roles = startRoles(factories, sharesWorker(factories, device), {
+    vision: (remote) => remote.load({ ...requests!.vision, device: restartDevice }, quiet()),
+    language: (remote) => remote.load({ ...requests!.language, device: restartDevice }, quiet()),
+  });
+  const supervisors = [...new Set([roles.vision.supervisor, roles.language.supervisor])];
   const progress = Comlink.proxy(report);
 
   let stop: (error: LoupeError) => void = () => undefined;
@@ -229,23 +224,44 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (signal?.aborted) throw abortError('Loading the model');
-    const [visionResult, languageResult] = await Promise.race([
-      Promise.all([vision.load(request, progress), language.load(languageRequest, progress)]),
+    report({ stage: 'config', loadedBytes: 0, totalBytes: undefined });
+    const { spec, tokenizerJson, tokenizerConfig } = await Promise.race([fetchBundleFiles(baseUrl, fetchOptions), stopped]);
+    const configMs = performance.now() - started;
+    const request: WorkerLoadRequest = {
+      spec,
+      device,
+      cache,
+      ...(options.preprocessor ? { preprocessor: options.preprocessor } : {}),
+      ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
+      assets: { wasmUrl: options.wasmUrl ?? defaultWasmUrl, ...(options.threads !== undefined ? { numThreads: options.threads } : {}) },
+    };
+    requests = { vision: request, language: { ...request, tokenizerJson, tokenizerConfig } };
+    // Each worker's end is timed here: the page's clock, not the worker's.
+    const timed = (load: Promise<WorkerLoadResult>) => load.then((result) => ({ result, doneMs: performance.now() - started }));
+    const [visionLoad, languageLoad] = await Promise.race([
+      Promise.all([timed(roles.vision.remote.load(requests.vision, progress)), timed(roles.language.remote.load(requests.language, progress))]),
       stopped,
     ]);
+    const origin = performance.timeOrigin + started;
+    const workerTimings = (load: { result: WorkerLoadResult; doneMs: number }): WorkerTimings => ({
+      readyMs: load.result.timings.startedAt - origin,
+      runtimeMs: load.result.timings.runtimeMs,
+      doneMs: load.doneMs,
+    });
     const modules = Object.fromEntries(
-      [...visionResult.modules, ...languageResult.modules].map((m: ModuleReport) => [m.module, m]),
+      [...visionLoad.result.modules, ...languageLoad.result.modules].map((m: ModuleReport) => [m.module, m]),
     ) as Record<ModuleName, ModuleReport>;
     report({ stage: 'ready', loadedBytes: 0, totalBytes: undefined });
+    const { gpu, threads, preprocessor } = visionLoad.result;
+    const loadTimings = { configMs, vision: workerTimings(visionLoad), language: workerTimings(languageLoad) };
     return new LoupeModel(
-      { baseUrl, spec, modules, gpu: visionResult.gpu, threads: visionResult.threads, preprocessor: visionResult.preprocessor, loadMs: performance.now() - started },
-      supervisors,
+      { baseUrl, spec, modules, gpu, threads, preprocessor, loadMs: performance.now() - started, loadTimings, workers: supervisors.length === 1 ? 1 : 2 },
+      roles,
       options.abortDeadlineMs ?? ABORT_DEADLINE_MS,
     );
   } catch (error) {
     const ended = asLoupeError(error, 'INTERNAL', 'Loading the model');
-    supervisors.vision.end(ended);
-    supervisors.language.end(ended);
+    for (const supervisor of supervisors) supervisor.end(ended);
     throw asLoupeError(error, 'INTERNAL', `Loading the bundle at ${joinUrl(baseUrl, '')}`);
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -23,13 +23,12 @@ function fakeWorker() {
     },
   } as unknown as SupervisedWorker;
   port2.start();
-  Comlink.expose(
-    {
-      echo: (x: number) => x,
-      hang: () => new Promise(() => undefined),
-    },
-    port1,
-  );
+  const api = {
+    echo: (x: number) => x,
+    hang: () => new Promise(() => undefined),
+  };
+  // The same object again under `inner`, as a worker hosting two services exposes each.
+  Comlink.expose({ ...api, inner: api }, port1);
   const post = (data: unknown) => port1.postMessage(data);
   const crash = (message: string) => {
     const event = new Event('error') as Event & { message: string };
@@ -39,7 +38,7 @@ function fakeWorker() {
   return { worker, crash, post, isTerminated: () => terminated };
 }
 
-type Api = { echo(x: number): number; hang(): Promise<void> };
+type Api = { echo(x: number): number; hang(): Promise<void>; inner: { echo(x: number): number; hang(): Promise<void> } };
 
 /** A supervisor over fake workers; `workers` lists every one it created, first to last. */
 function supervised(name = 'language', start: (remote: Comlink.Remote<Api>) => Promise<number> = (remote) => remote.echo(1)) {
@@ -58,6 +57,17 @@ describe('worker supervisor', () => {
   it('passes answers through', async () => {
     const { supervisor } = supervised();
     await expect(supervisor.remote.echo(7)).resolves.toBe(7);
+  });
+
+  it('a view reaches an object the worker exposes under a key, and a crash settles its calls like the remote\'s', async () => {
+    const { supervisor, workers } = supervised();
+    const inner = supervisor.view('inner');
+    await expect(inner.echo(9)).resolves.toBe(9);
+    const pending = inner.hang();
+    workers[0]!.crash('RuntimeError: unreachable');
+    await expect(pending).rejects.toMatchObject({ code: 'WORKER_CRASHED', details: { worker: 'language', call: 'hang' } });
+    await supervisor.restart(supervisor.error!);
+    await expect(inner.echo(3)).resolves.toBe(3);
   });
 
   it('a crash rejects every pending call with WORKER_CRASHED naming the worker and the call, at once, and every later call', async () => {

@@ -42,11 +42,23 @@ export class WorkerSupervisor<T, R = unknown> {
   ) {
     this.worker = this.create();
     this.wrapped = this.attach(this.worker);
-    // Every method of the remote goes through `call`, so none can outlive the worker.
-    this.remote = new Proxy({} as Comlink.Remote<T>, {
+    this.remote = this.proxy<T>((wrapped) => wrapped);
+  }
+
+  /**
+   * The remote of one object the worker exposes under `key` (a worker hosting several
+   * services exposes `{ vision, language }`); its calls are supervised like `remote`'s.
+   */
+  view<K extends keyof T & string>(key: K): Comlink.Remote<T[K]> {
+    return this.proxy<T[K]>((wrapped) => (wrapped as Record<string, unknown>)[key]);
+  }
+
+  /** Every method of the remote goes through `call`, so none can outlive the worker. */
+  private proxy<V>(target: (wrapped: Comlink.Remote<T>) => unknown): Comlink.Remote<V> {
+    return new Proxy({} as Comlink.Remote<V>, {
       get: (_, method) =>
         typeof method === 'string' && method !== 'then'
-          ? (...args: unknown[]) => this.call(method, () => (this.wrapped as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(...args))
+          ? (...args: unknown[]) => this.call(method, () => (target(this.wrapped) as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(...args))
           : undefined,
     });
   }

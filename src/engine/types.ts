@@ -8,6 +8,11 @@ import type { StopReason } from '../decoder';
 export interface WorkerFactories {
   vision: () => Worker;
   language: () => Worker;
+  /**
+   * One worker for both roles (named "loupe-vision+language"), used when the model runs on
+   * wasm: one onnxruntime instead of two. Without it, wasm too uses two workers.
+   */
+  both?: () => Worker;
 }
 
 export interface LoadModelOptions {
@@ -48,6 +53,27 @@ export interface ModelInfo {
   /** The preprocessing path and why (with the timings that decided it). */
   preprocessor: PreprocessorReport | undefined;
   loadMs: number;
+  /** Where loadMs went; each module's download and session times are in `modules`. */
+  loadTimings: LoadTimings;
+  /** 2: a worker per role; 1: one worker hosts both (on wasm, one onnxruntime for the model). */
+  workers: 1 | 2;
+}
+
+/** The parts of a load, in ms from the start of loadModel(). */
+export interface LoadTimings {
+  /** config.json, tokenizer and processor files. */
+  configMs: number;
+  vision: WorkerTimings;
+  language: WorkerTimings;
+}
+
+export interface WorkerTimings {
+  /** When the worker began its load: the worker started and its script and imports ran. */
+  readyMs: number;
+  /** onnxruntime's runtime start in that worker (it overlaps the downloads). */
+  runtimeMs: number;
+  /** When the worker's load ended. */
+  doneMs: number;
 }
 
 export type ImageInput =
