@@ -28,6 +28,8 @@ export interface Measurement {
   threads: number;
   /** Which path made the tensors: 'cpu' or 'gpu' (WebGPU compute). */
   preprocessor?: string;
+  /** Loupe's decode: bytes crossing between CPU and GPU per token, and for the prefill (zero on wasm). */
+  transfer_bytes?: { read: number; written: number; prefill_read: number; prefill_written: number };
   /** Pixel size of the encoded input, so native runs can use the same. */
   input_width?: number;
   input_height?: number;
@@ -217,16 +219,19 @@ export async function runBench(options: {
   const question = QUESTION;
   // A square image, so Loupe's pad-to-square and the peer's shortest-edge resize give the same S x S input.
   const small = await square1536(jpeg);
-  const loupeAnswer = async () => {
+  const loupeAnswer = async (tokens = 16) => {
     const chat = model.chat();
     const started = performance.now();
     await chat.setImage(small);
     const encoded = performance.now();
-    for await (const piece of chat.ask(question, { maxNewTokens: 16, minNewTokens: 16 })) void piece;
+    for await (const piece of chat.ask(question, { maxNewTokens: tokens, minNewTokens: tokens })) void piece;
     chat.close();
-    return { ttftMs: encoded - started + chat.stats!.timeToFirstTokenMs, tokensPerSecond: chat.stats!.decodeTokensPerSecond };
+    return { ttftMs: encoded - started + chat.stats!.timeToFirstTokenMs, tokensPerSecond: chat.stats!.decodeTokensPerSecond, transfer: chat.stats!.transferBytes };
   };
-  await loupeAnswer(); // warm-up
+  // Bytes crossing CPU <-> GPU per decoded token: a 16-token answer less a 1-token one, over 15.
+  const [one, sixteen] = [await loupeAnswer(1), await loupeAnswer(16)];
+  const perToken = (key: 'logitsRead' | 'embedsRead' | 'written') => (sixteen.transfer[key] - one.transfer[key]) / 15;
+  const transferPerToken = { read: perToken('logitsRead') + perToken('embedsRead'), written: perToken('written'), prefill_read: one.transfer.logitsRead + one.transfer.embedsRead, prefill_written: one.transfer.written };
   const ttft: number[] = [];
   const rates: number[] = [];
   const answerRecords = (runtime: Measurement['runtime'], runThreads: number, ttftSamples: number[], rateSamples: number[]): Measurement[] => {
@@ -234,7 +239,7 @@ export async function runBench(options: {
     const common = { runtime, provider, model: name, bundle: options.bundle, dtype: dtypes, strategy: 'bundle default', resolution: null, visual_tokens: null, threads: runThreads };
     return [
       { ...common, stage: 'ttft', ...summary(ttftSamples) },
-      { ...common, stage: 'decode-tokens', ...rate, tokens_per_s: rate.median },
+      { ...common, stage: 'decode-tokens', ...rate, tokens_per_s: rate.median, ...(runtime === 'loupe' ? { transfer_bytes: transferPerToken } : {}) },
     ];
   };
   if (!options.peers) {

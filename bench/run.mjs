@@ -123,6 +123,7 @@ function print(machine, results) {
         ? `${(r.bytes / 2 ** 20).toFixed(1).padStart(9)} MiB${r.gpu_buffer_bytes ? ` (GPU buffers, peak: ${(r.gpu_buffer_bytes / 2 ** 20).toFixed(1)} MiB)` : ''}`
         : `${r.median.toFixed(1).padStart(9)}${r.tokens_per_s !== undefined ? ' tok/s' : ' ms   '} (${r.min.toFixed(1)}..${r.max.toFixed(1)})`;
     console.log(`${runtime.padEnd(24)} ${r.stage.padEnd(11)} ${r.strategy.padEnd(18)} ${String(r.resolution ?? '-').padEnd(6)} ${String(r.visual_tokens ?? '-').padEnd(8)} ${value}`);
+    if (r.transfer_bytes) console.log(`${''.padEnd(24)}   CPU<->GPU per decoded token: ${r.transfer_bytes.read.toFixed(0)} B read, ${r.transfer_bytes.written.toFixed(0)} B written (prefill: ${r.transfer_bytes.prefill_read} B read, ${r.transfer_bytes.prefill_written} B written)`);
     if (r.breakdown) console.log(`${''.padEnd(24)}   where (median ms from loadModel's start): ${Object.entries(r.breakdown).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
   }
 }

@@ -19,7 +19,7 @@ for (const device of ['wasm', 'webgpu'] as const) {
         const info = model.info;
         const gpuMemory = await model.gpuMemory();
         await model.dispose();
-        return { pieces, stats: chat.stats, modules: info.modules, gpu: info.gpu, threads: info.threads, cores: navigator.hardwareConcurrency, summary, progress, gpuMemory };
+        return { pieces, stats: chat.stats, modules: info.modules, gpu: info.gpu, threads: info.threads, cores: navigator.hardwareConcurrency, summary, progress, gpuMemory, hidden: info.spec.text.hiddenSize, workers: info.workers };
       },
       { bundle: BUNDLE, image: IMAGE, device, question: golden.question },
     );
@@ -49,6 +49,20 @@ for (const device of ['wasm', 'webgpu'] as const) {
     // Logits read back: on WebGPU one 512-word row per step (prefill included); on wasm the
     // prefill's 80 rows, then one row per step.
     expect(result.stats!.logitsReadBytes).toBe(device === 'webgpu' ? 16 * 512 * 4 : (80 + 15) * 512 * 4);
+    // What crossed between CPU and GPU: on WebGPU the prompt's embeddings once (the image's
+    // features are merged into them on the CPU), then none: each decode step's embedding stays
+    // on the GPU, and only token ids, mask and positions are written. On wasm nothing crosses.
+    const transfer = result.stats!.transferBytes;
+    expect(transfer.logitsRead).toBe(result.stats!.logitsReadBytes);
+    if (device === 'webgpu') {
+      expect(transfer.embedsRead).toBe(80 * result.hidden * 4);
+      expect(transfer.written).toBeGreaterThan(80 * result.hidden * 4);
+      // Written beyond the prompt's embeddings: 16 steps of ids, mask and positions (int64), no embeddings.
+      expect(transfer.written - 80 * result.hidden * 4).toBeLessThan(16 * (8 + 8 * 96 + 8 + 8) + 80 * 8 * 3);
+    } else {
+      expect(transfer).toMatchObject({ embedsRead: 0, written: 0 });
+    }
+    expect(result.workers).toBe(device === 'wasm' ? 1 : 2);
     expect(result.stats!.encodeMs).toBeGreaterThan(0);
     expect(result.stats!.timeToFirstTokenMs).toBeGreaterThan(0);
     expect(result.stats!.decodeTokensPerSecond).toBeGreaterThan(0);

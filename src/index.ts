@@ -21,4 +21,5 @@ export type { ImagePlan, PlannedInput, PlanOverrides, DeviceLimits, InputRole, O
 export { planImage, outputSize, planOverlay } from './plan';
 export type { RenderResult } from '../workers/protocol';
 export type { SamplingOptions, ChatMessage } from './tokens';
+export type { TransferBytes } from './decoder';
 export type { PreprocessorReport, PreprocessorRequest } from './pixels';

@@ -47,13 +47,11 @@ export class LanguageService implements LanguageWorkerApi {
     const common = { baseUrl: spec.baseUrl, choice, cache: request.cache, numLayers: spec.text.numLayers, kv: spec.kv, text: spec.text, externalData: spec.externalData, onProgress: (p: Parameters<ProgressSink>[0]) => onProgress(p) };
     // The cache stays on the GPU between steps, and so do the logits: only their last row is read.
     const gpuOutputs = ['logits', ...kvNames(spec.kv.present, spec.text.numLayers)];
-    // Both at once: the decoder downloads while the embeddings' session (and onnxruntime)
-    // starts; the sessions themselves are created one after the other.
-    const sessions = new TaskQueue();
-    const serialize = <T>(open: () => Promise<T>) => sessions.run(open);
+    // Both at once: the decoder downloads while the embeddings' session is created (sessions
+    // are created one after the other, loadModuleSession sees to that).
     const [embedResult, decoderResult] = await Promise.allSettled([
-      loadModuleSession({ ...common, serialize, module: 'embed_tokens', dtype: dtypes.embed_tokens }),
-      loadModuleSession({ ...common, serialize, module: 'decoder_model_merged', dtype: dtypes.decoder_model_merged, gpuOutputs }),
+      loadModuleSession({ ...common, module: 'embed_tokens', dtype: dtypes.embed_tokens, gpuOutputs: ['inputs_embeds'] }),
+      loadModuleSession({ ...common, module: 'decoder_model_merged', dtype: dtypes.decoder_model_merged, gpuOutputs }),
     ]);
     if (embedResult.status === 'rejected' || decoderResult.status === 'rejected') {
       for (const result of [embedResult, decoderResult]) if (result.status === 'fulfilled') await result.value.session.release();
@@ -64,7 +62,10 @@ export class LanguageService implements LanguageWorkerApi {
     for (const created of [embed, decoder]) {
       if (choice.reason && created.report.provider === 'wasm' && !created.report.fallbackReason) created.report.fallbackReason = choice.reason;
     }
-    this.model = new LanguageModel(spec, embed.session, decoder.session);
+    this.model = new LanguageModel(spec, embed.session, decoder.session, {
+      embedOnGpu: embed.report.provider === 'webgpu',
+      decoderOnGpu: decoder.report.provider === 'webgpu',
+    });
     if ([embed, decoder].some((created) => created.report.provider === 'webgpu')) await this.device.watch();
     this.spec = spec;
     releaseCallback(onProgress);

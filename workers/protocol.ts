@@ -3,7 +3,7 @@ import type { DeviceRequest, GpuBufferBytes, GpuReport, ModuleReport, RuntimeAss
 import type { PreprocessorReport, PreprocessorRequest, WorkerImageSource } from '../src/pixels';
 import type { ImagePlan, PlanOverrides } from '../src/plan';
 import type { ChatMessage, SamplingOptions } from '../src/tokens';
-import type { StopReason } from '../src/decoder';
+import type { StopReason, TransferBytes } from '../src/decoder';
 
 /** What both workers receive to load their part of a bundle. */
 export interface WorkerLoadRequest {
@@ -89,6 +89,7 @@ export interface AskResult {
   decodeMs: number;
   kvCacheLocation: string;
   logitsReadBytes: number;
+  transferBytes: TransferBytes;
 }
 
 export type ProgressSink = (progress: LoadProgress) => void;

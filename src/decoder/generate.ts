@@ -1,6 +1,6 @@
 import { LoupeError } from '../errors';
 import type { KvCache } from './kv-cache';
-import type { ImageInSequence, LanguageModel } from './language-model';
+import type { ImageInSequence, LanguageModel, TransferBytes } from './language-model';
 import { yieldToEventLoop } from './yield';
 
 export type StopReason = 'eos' | 'max-tokens' | 'aborted';
@@ -30,6 +30,8 @@ export interface GenerateResult {
   kvCacheLocation: string;
   /** Logits bytes that crossed from the decoder to the CPU for this answer. */
   logitsReadBytes: number;
+  /** Everything that crossed between the CPU and the GPU for this answer. */
+  transferBytes: TransferBytes;
 }
 
 /** Prefill (reusing what the cache already covers), then one token per step until a stop. */
@@ -46,7 +48,7 @@ export async function generate(model: LanguageModel, cache: KvCache, request: Ge
   }
   const budget = Math.min(maxNewTokens, limit - ids.length);
   const plan = await cache.prepare(ids);
-  const readBefore = model.logitsReadBytes;
+  const before = { ...model.transfer };
   const started = performance.now();
   let logits = await model.step(ids, cache, request.image);
   const prefillMs = performance.now() - started;
@@ -80,6 +82,11 @@ export async function generate(model: LanguageModel, cache: KvCache, request: Ge
     prefillMs,
     decodeMs: performance.now() - decodeStarted,
     kvCacheLocation: cache.location,
-    logitsReadBytes: model.logitsReadBytes - readBefore,
+    logitsReadBytes: model.transfer.logitsRead - before.logitsRead,
+    transferBytes: {
+      logitsRead: model.transfer.logitsRead - before.logitsRead,
+      embedsRead: model.transfer.embedsRead - before.embedsRead,
+      written: model.transfer.written - before.written,
+    },
   };
 }

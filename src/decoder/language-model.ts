@@ -13,20 +13,51 @@ export interface ImageInSequence {
   features: Float32Array;
 }
 
+/** Bytes that crossed between the CPU and the GPU (all zero when nothing runs on WebGPU). */
+export interface TransferBytes {
+  /** Logits read back: one vocabulary row per step. */
+  logitsRead: number;
+  /** Embeddings read back, only for rows an image's features are merged into. */
+  embedsRead: number;
+  /** CPU tensors fed to WebGPU sessions: token ids, masks, positions, and merged embeddings. */
+  written: number;
+}
+
+/** Which of the two sessions run on WebGPU. */
+export interface SessionPlacement {
+  embedOnGpu: boolean;
+  decoderOnGpu: boolean;
+}
+
+function overlaps(span: ImageSpan | undefined, start: number, rows: number): boolean {
+  return span !== undefined && span.start < start + rows && span.start + span.length > start;
+}
+
+/** Bytes of the CPU tensors among `feeds` (what a WebGPU session must upload). */
+function cpuBytes(feeds: Record<string, ort.Tensor>): number {
+  return Object.values(feeds).reduce((sum, t) => sum + (t.location === 'cpu' ? (t.data as ArrayBufferView).byteLength : 0), 0);
+}
+
 /** The two text-side graphs and the one step they take together. */
 export class LanguageModel {
   private readonly hasPositionIds: boolean;
   private readonly hasLogitsToKeep: boolean;
-  /** Logits bytes read back to the CPU so far (all of them on wasm, one row per step on WebGPU). */
-  logitsReadBytes = 0;
+  /** Bytes that crossed so far; logitsRead counts every logits byte read, on wasm too. */
+  readonly transfer: TransferBytes = { logitsRead: 0, embedsRead: 0, written: 0 };
 
   constructor(
     readonly spec: BundleSpec,
     private readonly embedTokens: ort.InferenceSession,
     private readonly decoder: ort.InferenceSession,
+    private readonly placement: SessionPlacement = { embedOnGpu: false, decoderOnGpu: false },
   ) {
     this.hasPositionIds = decoder.inputNames.includes('position_ids');
     this.hasLogitsToKeep = decoder.inputNames.includes('num_logits_to_keep');
+  }
+
+  /** Logits bytes read back to the CPU so far (all of them on wasm, one row per step on WebGPU). */
+  get logitsReadBytes(): number {
+    return this.transfer.logitsRead;
   }
 
   /** Element type of the KV cache, as the decoder declares its past inputs (fp16 for q4f16/fp16 decoders). */
@@ -34,14 +65,29 @@ export class LanguageModel {
     return inputFloatType(this.decoder, kvName(this.spec.kv.past, 0, 'key'));
   }
 
-  async embed(ids: readonly number[]): Promise<Float32Array> {
-    const input = new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [1, ids.length]);
-    const outputs = await this.embedTokens.run({ input_ids: input });
-    const embeds = outputs.inputs_embeds;
+  /**
+   * The decoder's inputs_embeds for `fed` (at sequence position `start`). When both graphs
+   * run on WebGPU and no image features go into these rows (every decode step), the
+   * embeddings stay on the GPU: nothing is read back or written again. Rows that take image
+   * features are read back, merged on the CPU and written as one tensor.
+   */
+  private async inputsEmbeds(fed: readonly number[], start: number, image?: ImageInSequence): Promise<ort.Tensor> {
+    const hidden = this.spec.text.hiddenSize;
+    const feeds = { input_ids: new ort.Tensor('int64', BigInt64Array.from(fed, (id) => BigInt(id)), [1, fed.length]) };
+    if (this.placement.embedOnGpu) this.transfer.written += cpuBytes(feeds);
+    const embeds = (await this.embedTokens.run(feeds)).inputs_embeds;
     if (!embeds) throw new LoupeError('INTERNAL', 'embed_tokens produced no inputs_embeds.');
-    const data = asFloat32(await embeds.getData());
+    const wanted = inputFloatType(this.decoder, 'inputs_embeds');
+    const merges = overlaps(image?.span, start, fed.length);
+    if (embeds.location === 'gpu-buffer' && this.placement.decoderOnGpu && !merges && embeds.type === wanted) return embeds;
+    // getData() moves the tensor to the CPU: note where it was first.
+    const onGpu = embeds.location === 'gpu-buffer';
+    const raw = await embeds.getData();
+    if (onGpu) this.transfer.embedsRead += (raw as ArrayBufferView).byteLength;
     embeds.dispose();
-    return data;
+    const data = asFloat32(raw);
+    mergeImageFeatures(data, start, fed.length, hidden, image?.span, image?.features);
+    return floatInput(this.decoder, 'inputs_embeds', data, [1, fed.length, hidden]);
   }
 
   /**
@@ -52,12 +98,10 @@ export class LanguageModel {
   async step(ids: readonly number[], cache: KvCache, image?: ImageInSequence): Promise<Float32Array> {
     const start = cache.length;
     const fed = ids.slice(start);
-    const hidden = this.spec.text.hiddenSize;
-    const embeds = await this.embed(fed);
-    mergeImageFeatures(embeds, start, fed.length, hidden, image?.span, image?.features);
+    const embeds = await this.inputsEmbeds(fed, start, image);
     const total = ids.length;
     const feeds: Record<string, ort.Tensor> = {
-      inputs_embeds: floatInput(this.decoder, 'inputs_embeds', embeds, [1, fed.length, hidden]),
+      inputs_embeds: embeds,
       attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
       ...cache.feeds(),
     };
@@ -66,11 +110,17 @@ export class LanguageModel {
     }
     // Only the last row is read: a graph that can compute just that one saves [S, vocab] floats.
     if (this.hasLogitsToKeep) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.of(1n), []);
-    const outputs = await this.decoder.run(feeds);
+    if (this.placement.decoderOnGpu) this.transfer.written += cpuBytes(feeds);
+    let outputs: ort.InferenceSession.OnnxValueMapType;
+    try {
+      outputs = await this.decoder.run(feeds);
+    } finally {
+      if (embeds.location === 'gpu-buffer') embeds.dispose();
+    }
     const logits = outputs.logits;
     if (!logits) throw new LoupeError('INTERNAL', 'decoder_model_merged produced no logits.');
     const { row: last, readBytes } = await lastRow(logits, logits.dims[2] ?? this.spec.text.vocabSize);
-    this.logitsReadBytes += readBytes;
+    this.transfer.logitsRead += readBytes;
     logits.dispose();
     cache.update(outputs, fed);
     return last;

@@ -21,11 +21,18 @@ export interface LoadModuleRequest {
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
   cache?: boolean;
-  /**
-   * Runs session creation; pass one serial queue to modules loaded concurrently in a worker:
-   * onnxruntime's WebGPU backend refuses to create two sessions at once. Downloads still overlap.
-   */
-  serialize?: <T>(open: () => Promise<T>) => Promise<T>;
+}
+
+let opening: Promise<unknown> = Promise.resolve();
+
+/**
+ * Session creations in this worker, one after the other (whichever role asks): onnxruntime's
+ * WebGPU backend refuses to create two sessions at once. Downloads still overlap.
+ */
+function oneAtATime<T>(open: () => Promise<T>): Promise<T> {
+  const next = opening.then(open, open);
+  opening = next.catch(() => undefined);
+  return next;
 }
 
 /**
@@ -53,8 +60,7 @@ export async function loadModuleSession(request: LoadModuleRequest): Promise<Cre
   await startRuntime();
   // onnxruntime resolves a graph's external data by the file name its tensors name.
   const externalData = dataFiles.map((f, i) => ({ path: f.slice(f.lastIndexOf('/') + 1), data: data[i]! }));
-  const serialize = request.serialize ?? ((open) => open());
-  const created = await serialize(() => open(request, file, bytes!, externalData));
+  const created = await oneAtATime(() => open(request, file, bytes!, externalData));
   created.report.fetchMs = fetchMs;
   return created;
 }

@@ -291,6 +291,7 @@ export class LoupeChat {
       totalMs: performance.now() - started,
       kvCacheLocation: result.kvCacheLocation,
       logitsReadBytes: result.logitsReadBytes,
+      transferBytes: result.transferBytes,
       providers: this.context.providers,
     };
   }

@@ -129,6 +129,11 @@ export class LoupeModel {
    */
   async gpuMemory(): Promise<{ vision: GpuBufferBytes; language: GpuBufferBytes; live: number; peak: number }> {
     this.assertLive();
+    if (this.supervisors.length === 1) {
+      // One worker for both roles (wasm): its buffers are the preprocessing passes', so vision's.
+      const vision = await this.vision.gpuBytes();
+      return { vision, language: { live: 0, peak: 0 }, live: vision.live, peak: vision.peak };
+    }
     const [vision, language] = await Promise.all([this.vision.gpuBytes(), this.language.gpuBytes()]);
     return { vision, language, live: vision.live + language.live, peak: vision.peak + language.peak };
   }

@@ -3,7 +3,7 @@ import type { DeviceRequest, GpuReport, ModuleReport, ThreadReport } from '../de
 import type { ImagePlan, PlanOverrides } from '../plan';
 import type { PreprocessorReport, PreprocessorRequest } from '../pixels';
 import type { SamplingOptions } from '../tokens';
-import type { StopReason } from '../decoder';
+import type { StopReason, TransferBytes } from '../decoder';
 
 export interface WorkerFactories {
   vision: () => Worker;
@@ -142,5 +142,11 @@ export interface AnswerStats {
   kvCacheLocation: string;
   /** Logits bytes read back from the decoder for this answer: one vocabulary row per token on WebGPU. */
   logitsReadBytes: number;
+  /**
+   * Bytes that crossed between the CPU and the GPU for this answer (zero where nothing runs
+   * on WebGPU): logits rows and image-merged embeddings read back, small inputs written.
+   * Decode steps keep the embeddings on the GPU.
+   */
+  transferBytes: TransferBytes;
   providers: Record<ModuleName, Provider>;
 }
