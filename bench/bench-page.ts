@@ -75,7 +75,7 @@ const QUESTION = 'What is in the image?';
  * One runtime alone in a fresh page: load, answer once at 1536, keep everything loaded.
  * bench/run.mjs samples the browser's memory meanwhile.
  */
-export async function answerOnce(o: { bundle: string; device: 'wasm' | 'webgpu'; runtime: 'loupe' | 'transformers.js'; threads?: number; peerThreads?: number }): Promise<{ gpuBufferBytes?: number; threads: number; dtype: Record<string, string> }> {
+export async function answerOnce(o: { bundle: string; device: 'wasm' | 'webgpu'; runtime: 'loupe' | 'transformers.js'; threads?: number; peerThreads?: number }): Promise<{ gpuBufferBytes?: number; threads: number; dtype: Record<string, string>; weightBytes?: number }> {
   const image = await square1536(await photo24mp());
   if (o.runtime === 'loupe') {
     const model = await loadModel(o.bundle, { device: o.device, cache: false, ...(o.threads !== undefined ? { threads: o.threads } : {}) });
@@ -83,7 +83,8 @@ export async function answerOnce(o: { bundle: string; device: 'wasm' | 'webgpu';
     await chat.setImage(image);
     for await (const piece of chat.ask(QUESTION, { maxNewTokens: 16, minNewTokens: 16 })) void piece;
     const dtype = Object.fromEntries(Object.values(model.info.modules).map((m) => [m.module, m.dtype]));
-    return { gpuBufferBytes: (await model.gpuMemory()).peak, threads: model.info.threads.threads, dtype };
+    const weightBytes = Object.values(model.info.modules).reduce((sum, m) => sum + m.bytes, 0);
+    return { gpuBufferBytes: (await model.gpuMemory()).peak, threads: model.info.threads.threads, dtype, weightBytes };
   }
   const { loadTransformersPeer } = await import('./peer-transformers');
   const dtype = await declaredDtypes(o.bundle);

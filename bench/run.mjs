@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { benchNativeEncoder, timeNativeGraph } from './native.mjs';
 import { flag, option, startBench } from './harness.mjs';
 import { chartFromJsonl } from './chart.mjs';
-import { chromiumPssBytes, startMemorySampler } from './memory.mjs';
+import { chromiumPss, startMemorySampler } from './memory.mjs';
 import { checkRecords, loadRecords } from './records.mjs';
 
 const device = option('device', 'wasm');
@@ -94,7 +94,8 @@ async function memory(browser) {
   for (const runtime of runtimes) {
     const context = await browser.newContext();
     const page = await bench.openPage(context);
-    const idle = chromiumPssBytes();
+    const idleSample = chromiumPss();
+    const idle = idleSample.total;
     const sampler = startMemorySampler();
     if (!sampler.available) {
       await context.close();
@@ -105,10 +106,15 @@ async function memory(browser) {
     await context.close();
     out.push({
       runtime, provider: device, model: bundle.split('/').filter(Boolean).pop(), bundle, threads: answered.threads, dtype: answered.dtype, strategy: 'alone: load + one answer at 1536', resolution: 1536, visual_tokens: null, stage: 'memory',
-      bytes: peak - idle, peak_bytes: peak, idle_bytes: idle, ...(answered.gpuBufferBytes !== undefined ? { gpu_buffer_bytes: answered.gpuBufferBytes } : {}), note: 'peak PSS of all Chromium processes minus the idle bench page', ms: 0, runs: 1, min: 0, median: 0, max: 0,
+      bytes: peak - idle, peak_bytes: peak, idle_bytes: idle, by_process: byProcess(sampler.byType, idleSample.byType), ...(answered.weightBytes ? { graph_bytes: answered.weightBytes } : {}), ...(answered.gpuBufferBytes !== undefined ? { gpu_buffer_bytes: answered.gpuBufferBytes } : {}), note: 'peak PSS of all Chromium processes minus the idle bench page', ms: 0, runs: 1, min: 0, median: 0, max: 0,
     });
   }
   return out;
+}
+
+/** Peak minus idle PSS per process type (renderer: the page, its workers and wasm heaps; gpu-process; browser). */
+function byProcess(peak, idle) {
+  return Object.fromEntries(Object.keys(peak).map((type) => [type, peak[type] - (idle[type] ?? 0)]));
 }
 
 function print(machine, results) {
@@ -123,7 +129,8 @@ function print(machine, results) {
         ? `${(r.bytes / 2 ** 20).toFixed(1).padStart(9)} MiB${r.gpu_buffer_bytes ? ` (GPU buffers, peak: ${(r.gpu_buffer_bytes / 2 ** 20).toFixed(1)} MiB)` : ''}`
         : `${r.median.toFixed(1).padStart(9)}${r.tokens_per_s !== undefined ? ' tok/s' : ' ms   '} (${r.min.toFixed(1)}..${r.max.toFixed(1)})`;
     console.log(`${runtime.padEnd(24)} ${r.stage.padEnd(11)} ${r.strategy.padEnd(18)} ${String(r.resolution ?? '-').padEnd(6)} ${String(r.visual_tokens ?? '-').padEnd(8)} ${value}`);
-    if (r.transfer_bytes) console.log(`${''.padEnd(24)}   CPU<->GPU per decoded token: ${r.transfer_bytes.read.toFixed(0)} B read, ${r.transfer_bytes.written.toFixed(0)} B written (prefill: ${r.transfer_bytes.prefill_read} B read, ${r.transfer_bytes.prefill_written} B written)`);
+    if (r.by_process) console.log(`${''.padEnd(24)}   by process (peak minus idle): ${Object.entries(r.by_process).map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(0)} MiB`).join(', ')}`);
+    if (r.transfer_bytes && r.provider === 'webgpu') console.log(`${''.padEnd(24)}   CPU<->GPU per decoded token: ${r.transfer_bytes.read.toFixed(0)} B read, ${r.transfer_bytes.written.toFixed(0)} B written (prefill: ${r.transfer_bytes.prefill_read} B read, ${r.transfer_bytes.prefill_written} B written)`);
     if (r.breakdown) console.log(`${''.padEnd(24)}   where (median ms from loadModel's start): ${Object.entries(r.breakdown).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
   }
 }
