@@ -214,7 +214,7 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
   const restartDevice = device === 'wasm' ? 'wasm' : 'auto';
   const quiet = () => Comlink.proxy(() => undefined);
   const factories = options.workers ?? defaultWorkers;
-  const roles = startRoles(factories, sharesWorker(factories, device), {
+  const roles = startRoles(factories, sharesWorker(factories), {
     vision: (remote) => remote.load({ ...requests!.vision, device: restartDevice }, quiet()),
     language: (remote) => remote.load({ ...requests!.language, device: restartDevice }, quiet()),
   });

@@ -9,8 +9,8 @@ export interface WorkerFactories {
   vision: () => Worker;
   language: () => Worker;
   /**
-   * One worker for both roles (named "loupe-vision+language"), used when the model runs on
-   * wasm: one onnxruntime instead of two. Without it, wasm too uses two workers.
+   * One worker for both roles (named "loupe-vision+language"): one onnxruntime instead of
+   * two. Used whenever given (the default factories give it); without it, a worker per role.
    */
   both?: () => Worker;
 }
@@ -55,7 +55,7 @@ export interface ModelInfo {
   loadMs: number;
   /** Where loadMs went; each module's download and session times are in `modules`. */
   loadTimings: LoadTimings;
-  /** 2: a worker per role; 1: one worker hosts both (on wasm, one onnxruntime for the model). */
+  /** 1: one worker hosts both roles (one onnxruntime for the model); 2: a worker per role (custom factories without `both`). */
   workers: 1 | 2;
 }
 
