@@ -99,6 +99,9 @@ export class LoupeModel {
    */
   async loseGpuDevice(): Promise<boolean> {
     this.assertLive();
+    // One worker for both roles: one device, destroyed once (a second call would still be
+    // pending when the device-lost restart settles it with DEVICE_LOST).
+    if (this.supervisors.length === 1) return this.language.loseGpuDevice();
     const lost = await Promise.all([this.vision.loseGpuDevice(), this.language.loseGpuDevice()]);
     return lost.some(Boolean);
   }
