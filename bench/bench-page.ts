@@ -5,6 +5,7 @@
 import { isLoupeError, loadModel, type PlanOverrides } from '../src';
 import { runScaling } from './scaling';
 import { runEval } from './eval-page';
+import { moduleDtypes } from './module-dtypes';
 
 export interface Measurement {
   runtime: 'loupe' | 'transformers.js';
@@ -82,15 +83,20 @@ export async function answerOnce(o: { bundle: string; device: 'wasm' | 'webgpu';
     const chat = model.chat();
     await chat.setImage(image);
     for await (const piece of chat.ask(QUESTION, { maxNewTokens: 16, minNewTokens: 16 })) void piece;
-    const dtype = Object.fromEntries(Object.values(model.info.modules).map((m) => [m.module, m.dtype]));
+    const dtype = moduleDtypes(model.info);
     const weightBytes = Object.values(model.info.modules).reduce((sum, m) => sum + m.bytes, 0);
     return { gpuBufferBytes: (await model.gpuMemory()).peak, threads: model.info.threads.threads, dtype, weightBytes };
   }
-  const { loadTransformersPeer } = await import('./peer-transformers');
   const dtype = await declaredDtypes(o.bundle);
-  const peer = await loadTransformersPeer({ bundle: o.bundle, device: o.device, image, question: QUESTION, newTokens: 16, dtypes: dtype, ...(o.peerThreads !== undefined ? { threads: o.peerThreads } : {}) });
+  const peer = await loadPeer(o, image, dtype);
   await peer.run();
   return { threads: peer.threads, dtype };
+}
+
+/** transformers.js on the bundle, answering QUESTION about `image` in 16 tokens. */
+async function loadPeer(o: { bundle: string; device: 'wasm' | 'webgpu'; peerThreads?: number }, image: Blob, dtypes: Record<string, string>) {
+  const { loadTransformersPeer } = await import('./peer-transformers');
+  return loadTransformersPeer({ bundle: o.bundle, device: o.device, image, question: QUESTION, newTokens: 16, dtypes, ...(o.peerThreads !== undefined ? { threads: o.peerThreads } : {}) });
 }
 
 /** The bundle's declared dtypes (config.json transformers.js_config), which Loupe runs on wasm too. */
@@ -131,9 +137,8 @@ export async function loadOnce(o: { bundle: string; device: 'wasm' | 'webgpu'; r
   }
   // Only load is timed here; the peer needs an image argument, never used.
   const image = new Blob([], { type: 'image/png' });
-  const { loadTransformersPeer } = await import('./peer-transformers');
   const dtype = await declaredDtypes(o.bundle);
-  const peer = await loadTransformersPeer({ bundle: o.bundle, device: o.device, image, question: QUESTION, newTokens: 16, dtypes: dtype, ...(o.peerThreads !== undefined ? { threads: o.peerThreads } : {}) });
+  const peer = await loadPeer(o, image, dtype);
   await peer.dispose();
   return { loadMs: peer.loadMs, threads: peer.threads, provider: o.device, dtype };
 }
@@ -173,7 +178,7 @@ export async function runBench(options: {
   const provider = model.info.modules.vision_encoder.provider;
   const preprocessPath = model.info.preprocessor?.path ?? 'cpu';
   const name = options.bundle.split('/').filter(Boolean).pop() ?? options.bundle;
-  const dtypes = Object.fromEntries(Object.values(model.info.modules).map((m) => [m.module, m.dtype]));
+  const dtypes = moduleDtypes(model.info);
   const base = { runtime: 'loupe' as const, provider, model: name, bundle: options.bundle, dtype: dtypes, threads };
   const jpeg = await photo24mp();
   for (const s of STRATEGIES) {
@@ -255,8 +260,7 @@ export async function runBench(options: {
   }
   // The peer, loaded next to Loupe; then the two answer in turns, so drift in the machine's
   // speed during the run hits both alike.
-  const { loadTransformersPeer } = await import('./peer-transformers');
-  const peer = await loadTransformersPeer({ bundle: options.bundle, device: options.device, image: small, question, newTokens: 16, dtypes, ...(options.peerThreads !== undefined ? { threads: options.peerThreads } : {}) });
+  const peer = await loadPeer(options, small, dtypes);
   const peerBase = { runtime: 'transformers.js' as const, provider: options.device, model: name, bundle: options.bundle, dtype: dtypes, resolution: null, threads: peer.threads };
   const peerTtft: number[] = [];
   const peerRates: number[] = [];

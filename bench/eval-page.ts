@@ -6,6 +6,7 @@
  */
 import { loadModel, type DtypeChoice, type PlanOverrides } from '../src';
 import { isCorrectAnswer } from '../src/tokens/answer';
+import { moduleDtypes } from './module-dtypes';
 
 export interface EvalQuestion {
   id: string;
@@ -72,7 +73,7 @@ export async function runEval(o: {
         }
       }
     }
-    const dtypes = Object.fromEntries(Object.values(model.info.modules).map((m) => [m.module, m.dtype]));
+    const dtypes = moduleDtypes(model.info);
     return { items, model: o.bundle.split('/').filter(Boolean).pop() ?? o.bundle, dtypes };
   } finally {
     await model.dispose();

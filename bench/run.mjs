@@ -22,6 +22,8 @@ const preprocessor = option('preprocessor', 'auto');
 const peers = !flag('no-peers');
 const threadsOption = option('threads', undefined);
 const peerThreads = option('peer-threads', undefined);
+/** The thread options every page call takes. */
+const threadOptions = { ...(threadsOption ? { threads: Number(threadsOption) } : {}), ...(peerThreads ? { peerThreads: Number(peerThreads) } : {}) };
 
 const bench = await startBench();
 const { browser } = bench;
@@ -61,7 +63,7 @@ async function loads(browser) {
       const context = await browser.newContext();
       for (const visit of ['cold', 'warm']) {
         const page = await bench.openPage(context);
-        const sample = await page.evaluate((o) => window.loadOnce(o), { bundle, device, runtime, ...(threadsOption ? { threads: Number(threadsOption) } : {}), ...(peerThreads ? { peerThreads: Number(peerThreads) } : {}) });
+        const sample = await page.evaluate((o) => window.loadOnce(o), { bundle, device, runtime, ...threadOptions });
         samples.push({ runtime, visit, ...sample });
         await page.close();
       }
@@ -73,7 +75,7 @@ async function loads(browser) {
 
 /** Every stage of Loupe, transformers.js on the same bundle, and onnxruntime-node. */
 async function stages(page) {
-  const results = await page.evaluate((o) => window.runBench(o), { bundle, device, runs, preprocessor, peers, ...(threadsOption ? { threads: Number(threadsOption) } : {}), ...(peerThreads ? { peerThreads: Number(peerThreads) } : {}) });
+  const results = await page.evaluate((o) => window.runBench(o), { bundle, device, runs, preprocessor, peers, ...threadOptions });
   // The same vision graph natively, at the sizes the browser encoded, one thread and all cores.
   const bundleDir = fileURLToPath(new URL(`..${bundle.startsWith('/bench/') ? '' : '/public'}${bundle}`, import.meta.url));
   const model = bundle.split('/').filter(Boolean).pop();
@@ -101,7 +103,7 @@ async function memory(browser) {
       await context.close();
       break;
     }
-    const answered = await page.evaluate((o) => window.answerOnce(o), { bundle, device, runtime, ...(threadsOption ? { threads: Number(threadsOption) } : {}), ...(peerThreads ? { peerThreads: Number(peerThreads) } : {}) });
+    const answered = await page.evaluate((o) => window.answerOnce(o), { bundle, device, runtime, ...threadOptions });
     const peak = sampler.stop();
     await context.close();
     out.push({

@@ -34,6 +34,12 @@ export interface GenerateResult {
   transferBytes: TransferBytes;
 }
 
+/** What crossed since `before`, and the logits part of it under its older name. */
+function transferSince(now: TransferBytes, before: TransferBytes): Pick<GenerateResult, 'logitsReadBytes' | 'transferBytes'> {
+  const transferBytes = { logitsRead: now.logitsRead - before.logitsRead, embedsRead: now.embedsRead - before.embedsRead, written: now.written - before.written };
+  return { logitsReadBytes: transferBytes.logitsRead, transferBytes };
+}
+
 /** Prefill (reusing what the cache already covers), then one token per step until a stop. */
 export async function generate(model: LanguageModel, cache: KvCache, request: GenerateRequest): Promise<GenerateResult> {
   const { ids, maxNewTokens } = request;
@@ -82,11 +88,6 @@ export async function generate(model: LanguageModel, cache: KvCache, request: Ge
     prefillMs,
     decodeMs: performance.now() - decodeStarted,
     kvCacheLocation: cache.location,
-    logitsReadBytes: model.transfer.logitsRead - before.logitsRead,
-    transferBytes: {
-      logitsRead: model.transfer.logitsRead - before.logitsRead,
-      embedsRead: model.transfer.embedsRead - before.embedsRead,
-      written: model.transfer.written - before.written,
-    },
+    ...transferSince(model.transfer, before),
   };
 }

@@ -55,11 +55,6 @@ export class LanguageModel {
     this.hasLogitsToKeep = decoder.inputNames.includes('num_logits_to_keep');
   }
 
-  /** Logits bytes read back to the CPU so far (all of them on wasm, one row per step on WebGPU). */
-  get logitsReadBytes(): number {
-    return this.transfer.logitsRead;
-  }
-
   /** Element type of the KV cache, as the decoder declares its past inputs (fp16 for q4f16/fp16 decoders). */
   get cacheType(): 'float32' | 'float16' {
     return inputFloatType(this.decoder, kvName(this.spec.kv.past, 0, 'key'));

@@ -8,7 +8,7 @@ import { LoupeChat } from './chat';
 import { checkLoadOptions } from './options';
 import { installErrorTransfer } from './comlink-errors';
 import { defaultWasmUrl, defaultWorkers } from './default-workers';
-import { sharesWorker, startRoles, type AnySupervisor, type LanguageLoadRequest, type Roles } from './worker-roles';
+import { sharesWorker, startRoles, supervisorsOf, type AnySupervisor, type LanguageLoadRequest, type Roles } from './worker-roles';
 import type { ImageInput, LoadModelOptions, ModelInfo, SetImageOptions, WorkerTimings } from './types';
 
 /** How long dispose() waits for the workers to release their sessions before ending them. */
@@ -33,7 +33,7 @@ export class LoupeModel {
   ) {
     this.vision = roles.vision.remote;
     this.language = roles.language.remote;
-    this.supervisors = [...new Set([roles.vision.supervisor, roles.language.supervisor])];
+    this.supervisors = supervisorsOf(roles);
     // A restarted worker may run on another provider (a lost GPU, wasm now): say so in info.
     for (const supervisor of this.supervisors) {
       supervisor.onRestarted = (result) => {
@@ -128,12 +128,14 @@ export class LoupeModel {
   /**
    * GPU buffer bytes the model holds now and at its peak, per worker (weights, activations,
    * KV caches, preprocessing buffers); zero where nothing runs on the GPU. The total peak is
-   * the sum of the workers' peaks, an upper bound of what they held at one time.
+   * the sum of the workers' peaks, an upper bound of what they held at one time. With one
+   * worker for both roles (the default), all of its buffers are reported under `vision`.
    */
   async gpuMemory(): Promise<{ vision: GpuBufferBytes; language: GpuBufferBytes; live: number; peak: number }> {
     this.assertLive();
     if (this.supervisors.length === 1) {
-      // One worker for both roles (wasm): its buffers are the preprocessing passes', so vision's.
+      // One worker for both roles: its buffers (sessions of both roles, preprocessing) cannot be
+      // told apart, so all are reported under vision.
       const vision = await this.vision.gpuBytes();
       return { vision, language: { live: 0, peak: 0 }, live: vision.live, peak: vision.peak };
     }
@@ -197,7 +199,8 @@ type LoadRequests = { vision: WorkerLoadRequest; language: LanguageLoadRequest }
 
 /**
  * Loads a bundle from a base URL (a folder under public/models or any URL with the same
- * files) into two workers and reports which provider runs each module.
+ * files) into its worker (one for both roles, unless custom factories give each its own) and
+ * reports which provider runs each module.
  */
 export async function loadModel(source: string | URL, options: LoadModelOptions = {}): Promise<LoupeModel> {
   installErrorTransfer();
@@ -221,7 +224,7 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
     vision: (remote) => remote.load({ ...requests!.vision, device: restartDevice }, quiet()),
     language: (remote) => remote.load({ ...requests!.language, device: restartDevice }, quiet()),
   });
-  const supervisors = [...new Set([roles.vision.supervisor, roles.language.supervisor])];
+  const supervisors = supervisorsOf(roles);
   const progress = Comlink.proxy(report);
 
   let stop: (error: LoupeError) => void = () => undefined;

@@ -35,6 +35,11 @@ export function sharesWorker(factories: WorkerFactories): boolean {
   return factories.both !== undefined;
 }
 
+/** The supervisors of the workers behind the roles: one, or one per role. */
+export function supervisorsOf(roles: Roles): AnySupervisor[] {
+  return [...new Set([roles.vision.supervisor, roles.language.supervisor])];
+}
+
 /** One load result for a worker hosting both roles. */
 function merged(vision: WorkerLoadResult, language: WorkerLoadResult): WorkerLoadResult {
   return { ...vision, modules: [...vision.modules, ...language.modules] };
