@@ -90,11 +90,7 @@ test('one engine survives every misuse: bad image, long prompt, double ask, abor
           return (error as { code?: string }).code === 'INTERNAL' ? String((error as Error).message) : (error as { code?: string }).code ?? String(error);
         }
       };
-      const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
-        const ids: (number | null)[] = [];
-        for await (const piece of stream) ids.push(piece.tokenId);
-        return ids;
-      };
+      const drain = window.loupeTest.drain;
       const model = await window.loupe.loadModel(bundle, { device: 'wasm', dtype: 'fp32' });
       const chat = model.chat();
       const out: Record<string, unknown> = {};
@@ -180,11 +176,7 @@ for (const device of ['wasm', 'webgpu'] as const) {
             return (error as { code?: string }).code ?? String(error);
           }
         };
-        const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
-          const ids: (number | null)[] = [];
-          for await (const piece of stream) ids.push(piece.tokenId);
-          return ids;
-        };
+        const drain = window.loupeTest.drain;
         const model = await window.loupe.loadModel(bundle, { device, dtype: 'fp32' });
         const chat = model.chat();
         await chat.setImage(await (await fetch(image)).blob());

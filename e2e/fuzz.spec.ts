@@ -142,11 +142,7 @@ test(`browser fuzzing: seed ${SEED}, ${CASES} cases of each kind end in a result
     async ({ bundle, image, question }) => {
       const model = await window.loupe.loadModel(bundle, { device: 'wasm', dtype: 'fp32' });
       const healthyImage = await (await fetch(image)).blob();
-      const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
-        const ids: (number | null)[] = [];
-        for await (const piece of stream) ids.push(piece.tokenId);
-        return ids;
-      };
+      const drain = window.loupeTest.drain;
       // WebP from the browser's own encoder (fixtures carry PNG, JPEG and GIF).
       const canvas = new OffscreenCanvas(64, 48);
       const g = canvas.getContext('2d')!;

@@ -60,11 +60,7 @@ for (const device of ['wasm', 'webgpu'] as const) {
         const model = await window.loupe.loadModel(bundle, { device, dtype: 'fp32' });
         const blob = await (await fetch(image)).blob();
         const kept = model.chat();
-        const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
-          const ids: (number | null)[] = [];
-          for await (const piece of stream) ids.push(piece.tokenId);
-          return ids;
-        };
+        const drain = window.loupeTest.drain;
         window.leakRun = {
           // An ask cycle: a chat is opened, given the image, asked, and closed.
           // An image cycle: the same chat gets the image again (features replaced, cache cleared).

@@ -17,12 +17,8 @@ test('a crashed language worker: pending ask rejects with WORKER_CRASHED at once
         vision: window.loupeWorkers.vision,
         language: () => (language = window.loupeWorkers.language()),
       };
-      const codeOf = (promise: Promise<unknown>) => promise.then(() => 'ok', (error: { code?: string }) => error.code ?? String(error));
-      const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
-        const ids: (number | null)[] = [];
-        for await (const piece of stream) ids.push(piece.tokenId);
-        return ids;
-      };
+      const codeOf = window.loupeTest.codeOf;
+      const drain = window.loupeTest.drain;
       const model = await window.loupe.loadModel(bundle, { device: 'wasm', dtype: 'fp32', workers });
       const blob = await (await fetch(image)).blob();
       const chat = model.chat();
@@ -68,12 +64,8 @@ test('on wasm one worker hosts both roles (one onnxruntime); its crash settles p
         language: count(window.loupeWorkers.language),
         both: count(() => (shared = window.loupeWorkers.both!())),
       };
-      const codeOf = (promise: Promise<unknown>) => promise.then(() => 'ok', (error: { code?: string }) => error.code ?? String(error));
-      const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
-        const ids: (number | null)[] = [];
-        for await (const piece of stream) ids.push(piece.tokenId);
-        return ids;
-      };
+      const codeOf = window.loupeTest.codeOf;
+      const drain = window.loupeTest.drain;
       const model = await window.loupe.loadModel(bundle, { device: 'wasm', dtype: 'fp32', workers });
       const info = { workers: model.info.workers, created, runtime: [model.info.loadTimings.vision.runtimeMs, model.info.loadTimings.language.runtimeMs] };
       const blob = await (await fetch(image)).blob();
@@ -128,11 +120,7 @@ test('an answer whose cancel is lost is ended within the abort deadline by resta
           return worker;
         },
       };
-      const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
-        const ids: (number | null)[] = [];
-        for await (const piece of stream) ids.push(piece.tokenId);
-        return ids;
-      };
+      const drain = window.loupeTest.drain;
       const model = await window.loupe.loadModel(bundle, { device: 'wasm', dtype: 'fp32', workers, abortDeadlineMs: 500 });
       const chat = model.chat();
       await chat.setImage(await (await fetch(image)).blob());
@@ -163,12 +151,8 @@ test('a lost GPU device: the pending answer is DEVICE_LOST, the workers restart 
   await openHarness(page);
   const result = await page.evaluate(
     async ({ bundle, image, question }) => {
-      const codeOf = (promise: Promise<unknown>) => promise.then(() => 'ok', (error: { code?: string }) => error.code ?? String(error));
-      const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
-        const ids: (number | null)[] = [];
-        for await (const piece of stream) ids.push(piece.tokenId);
-        return ids;
-      };
+      const codeOf = window.loupeTest.codeOf;
+      const drain = window.loupeTest.drain;
       const model = await window.loupe.loadModel(bundle, { device: 'webgpu', dtype: 'fp32' });
       const blob = await (await fetch(image)).blob();
       const chat = model.chat();
@@ -203,12 +187,8 @@ for (const device of ['wasm', 'webgpu'] as const) {
     await openHarness(page);
     const result = await page.evaluate(
       async ({ bundle, image, question, device, deadline }) => {
-        const outcome = (promise: Promise<unknown>) => promise.then(() => 'ok', (error: { code?: string }) => error.code ?? String(error));
-        const drain = async (stream: AsyncIterable<{ tokenId: number | null }>) => {
-          const ids: (number | null)[] = [];
-          for await (const piece of stream) ids.push(piece.tokenId);
-          return ids;
-        };
+        const outcome = window.loupeTest.codeOf;
+        const drain = window.loupeTest.drain;
         const model = await window.loupe.loadModel(bundle, { device, dtype: 'fp32', abortDeadlineMs: deadline });
         const blob = await (await fetch(image)).blob();
         const chat = model.chat();
