@@ -1,9 +1,9 @@
 /**
  * The one worker script behind Loupe's workers, so a built app ships onnxruntime-web once.
- * The role comes from the worker's name. By default one worker is named for both roles and
+ * The role comes from the worker's name. On wasm one worker is named for both roles and
  * hosts both services, exposed as `{ vision, language }`: one onnxruntime (one wasm heap, one
- * thread pool, one GPU device) for the model. Custom factories may name a worker for one role;
- * it then loads only its own service (a vision-only worker never parses transformers.js).
+ * thread pool) for the model. With WebGPU each role has a worker named for it, which loads
+ * only its own service (the vision worker never parses transformers.js).
  */
 import * as Comlink from 'comlink';
 import { installErrorTransfer } from '../src/engine/comlink-errors';

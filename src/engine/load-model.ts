@@ -129,7 +129,7 @@ export class LoupeModel {
    * GPU buffer bytes the model holds now and at its peak, per worker (weights, activations,
    * KV caches, preprocessing buffers); zero where nothing runs on the GPU. The total peak is
    * the sum of the workers' peaks, an upper bound of what they held at one time. With one
-   * worker for both roles (the default), all of its buffers are reported under `vision`.
+   * worker for both roles (wasm), all of its buffers are reported under `vision`.
    */
   async gpuMemory(): Promise<{ vision: GpuBufferBytes; language: GpuBufferBytes; live: number; peak: number }> {
     this.assertLive();
@@ -220,7 +220,7 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
   const restartDevice = device === 'wasm' ? 'wasm' : 'auto';
   const quiet = () => Comlink.proxy(() => undefined);
   const factories = options.workers ?? defaultWorkers;
-  const roles = startRoles(factories, sharesWorker(factories), {
+  const roles = startRoles(factories, sharesWorker(factories, device), {
     vision: (remote) => remote.load({ ...requests!.vision, device: restartDevice }, quiet()),
     language: (remote) => remote.load({ ...requests!.language, device: restartDevice }, quiet()),
   });

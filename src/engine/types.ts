@@ -10,7 +10,8 @@ export interface WorkerFactories {
   language: () => Worker;
   /**
    * One worker for both roles (named "loupe-vision+language"): one onnxruntime instead of
-   * two. Used whenever given (the default factories give it); without it, a worker per role.
+   * two. Used when the model runs on wasm (the default factories give it); otherwise, and
+   * without it, a worker per role.
    */
   both?: () => Worker;
 }
@@ -55,7 +56,7 @@ export interface ModelInfo {
   loadMs: number;
   /** Where loadMs went; each module's download and session times are in `modules`. */
   loadTimings: LoadTimings;
-  /** 1: one worker hosts both roles (one onnxruntime for the model); 2: a worker per role (custom factories without `both`). */
+  /** 1: one worker hosts both roles (on wasm: one onnxruntime for the model); 2: a worker per role (WebGPU, or custom factories without `both`). */
   workers: 1 | 2;
 }
 

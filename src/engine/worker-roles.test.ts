@@ -1,5 +1,5 @@
 import * as Comlink from 'comlink';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { WorkerLoadResult } from '../../workers/protocol';
 import { installErrorTransfer } from './comlink-errors';
 import type { WorkerFactories } from './types';
@@ -23,12 +23,19 @@ const language = { load: () => result('decoder_model_merged'), gpuBytes: () => (
 
 describe('worker roles', () => {
   installErrorTransfer();
+  afterEach(() => vi.unstubAllGlobals());
 
-  it('one worker hosts both roles when the factories offer one; custom factories without it keep one per role', () => {
+  it('one worker hosts both roles on wasm, or where the browser has no WebGPU; WebGPU keeps one per role', () => {
     const two = { vision: () => ({}) as Worker, language: () => ({}) as Worker };
     const three: WorkerFactories = { ...two, both: () => ({}) as Worker };
-    expect(sharesWorker(three)).toBe(true);
-    expect(sharesWorker(two)).toBe(false);
+    vi.stubGlobal('navigator', { gpu: {} });
+    expect(sharesWorker(three, 'wasm')).toBe(true);
+    expect(sharesWorker(three, 'auto')).toBe(false);
+    expect(sharesWorker(three, 'webgpu')).toBe(false);
+    // Custom factories without `both`: a worker per role.
+    expect(sharesWorker(two, 'wasm')).toBe(false);
+    vi.stubGlobal('navigator', {});
+    expect(sharesWorker(three, 'auto')).toBe(true);
   });
 
   it('a shared worker: one worker made, each role reaches its own service, one supervisor for both', async () => {

@@ -1,4 +1,5 @@
 import type * as Comlink from 'comlink';
+import type { DeviceRequest } from '../device';
 import type { LanguageWorkerApi, VisionWorkerApi, WorkerLoadRequest, WorkerLoadResult } from '../../workers/protocol';
 import { WorkerSupervisor } from './supervisor';
 import type { WorkerFactories } from './types';
@@ -26,13 +27,16 @@ export interface RoleRestarts {
 }
 
 /**
- * Whether one worker hosts both roles: whenever the factories offer one (the default ones do).
- * Then the model has one onnxruntime (one runtime start, one wasm heap, one thread pool, one
- * GPU device) instead of two: measured here, less memory (wasm and WebGPU) and a load as fast
- * or faster. Custom factories without `both` keep a worker per role.
+ * Whether one worker hosts both roles: when the factories offer one and the model will run
+ * on wasm (asked for, or this browser has no WebGPU). Then the model has one onnxruntime (one
+ * runtime start, one wasm heap, one thread pool) instead of two. With WebGPU possible, each
+ * role keeps its own worker: one worker measured less memory and as fast a load there too,
+ * but its renderer memory grew by 15–36 MiB over 50 ask cycles in the leak test (bound 24).
  */
-export function sharesWorker(factories: WorkerFactories): boolean {
-  return factories.both !== undefined;
+export function sharesWorker(factories: WorkerFactories, device: DeviceRequest): boolean {
+  if (!factories.both) return false;
+  const gpu = (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
+  return device === 'wasm' || gpu === undefined;
 }
 
 /** The supervisors of the workers behind the roles: one, or one per role. */
