@@ -13,6 +13,7 @@ import onnx
 import torch
 from torch import nn
 
+from .evidence_output import add_attention_output
 from .loupe_models import LlamaDecoder
 from .tiny_model import TinyConvLlava
 
@@ -97,7 +98,9 @@ def export_embed(model: TinyConvLlava, path: Path) -> onnx.ModelProto:
     )
 
 
-def export_decoder(model: TinyConvLlava, path: Path) -> onnx.ModelProto:
+def export_decoder(model: TinyConvLlava, path: Path, evidence: bool = False) -> onnx.ModelProto:
+    """evidence: add the `attention_last` output (training/evidence_output.py, issue #16);
+    the quantized variants rewritten from the returned graph keep it."""
     cfg = model.text_cfg
     batch, past_len, seq = 2, 3, 5  # a non-empty past in the trace; past 0 is checked in ORT
     gen = torch.Generator().manual_seed(0)
@@ -123,4 +126,8 @@ def export_decoder(model: TinyConvLlava, path: Path) -> onnx.ModelProto:
             outputs.append(f"present.{i}.{kind}")
             axes[inputs[-1]] = {0: "batch_size", 2: "past_sequence_length"}
             axes[outputs[-1]] = {0: "batch_size", 2: "total_sequence_length"}
-    return _export(_DecoderForExport(model.decoder), args, path, inputs, outputs, axes)
+    graph = _export(_DecoderForExport(model.decoder), args, path, inputs, outputs, axes)
+    if evidence:
+        graph = add_attention_output(graph)
+        onnx.save(graph, str(path))
+    return graph

@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from . import bundle_config, export_onnx, quantize
+from .evidence import answer_evidence
 from .corpus import CORPUS
 from .fixtures import write_bad_io_fixture
 from .loupe_models import ConvNeXtConfig, LlamaConfig
@@ -113,7 +114,7 @@ def write_onnx(model: TinyConvLlava, onnx_dir: Path) -> dict:
     fp32 = {
         "vision_encoder": export_onnx.export_vision(model, onnx_dir / "vision_encoder.onnx"),
         "embed_tokens": export_onnx.export_embed(model, onnx_dir / "embed_tokens.onnx"),
-        "decoder_model_merged": export_onnx.export_decoder(model, onnx_dir / "decoder_model_merged.onnx"),
+        "decoder_model_merged": export_onnx.export_decoder(model, onnx_dir / "decoder_model_merged.onnx", evidence=True),
     }
     rewrites = [
         ("decoder_model_merged", "_q4", quantize.to_matmul_nbits),
@@ -188,6 +189,10 @@ def main() -> None:
     _write_f32(fixtures / "first_logits.f32", result.prompt_logits)
     _write_f32(fixtures / "first_logits_q4_reference.f32", report["q4_logits"])
     write_bad_io_fixture(REPO / BAD_IO / "vision_encoder.onnx")
+    # Where the 16 greedy tokens looked: prompt + the first 15 of them, one forward.
+    answer_embeds = torch.cat([prompt_embeddings(model, input_ids, features, IMAGE_ID), model.embed_tokens(torch.tensor([result.ids[:-1]]))], dim=1)
+    evidence = answer_evidence(model.decoder, answer_embeds, len(input_ids), len(result.ids), (input_ids.index(IMAGE_ID), num_image_tokens))
+    _write_f32(fixtures / "evidence.f32", evidence)
 
     golden = {
         "seed": seed,
@@ -216,6 +221,11 @@ def main() -> None:
         "first_logits_q4_reference": {
             "file": "first_logits_q4_reference.f32",
             "note": "PyTorch logits with the q4 weights dequantized (what decoder_model_merged_q4 should give)",
+        },
+        "evidence": {
+            "file": "evidence.f32",
+            "note": "per image token: attention of the positions that produced the 16 greedy ids, mean over heads, layers and tokens (training/evidence.py)",
+            "slice": evidence[:8].tolist(),
         },
         "greedy_ids": result.ids,
         "greedy_text": tokenizer.decode(result.ids),

@@ -85,7 +85,8 @@ export class LanguageService implements LanguageWorkerApi {
   setImage(chatId: number, features: Float32Array | null, tokens: number): void {
     const state = this.chat(chatId);
     if (state.busy) throw new LoupeError('BUSY', 'An answer is still streaming in this chat; stop it before changing the image.');
-    state.cache.clear();
+    // The template text before the image stays cached (a zoomed pass, a new image in the chat).
+    state.cache.forgetFrom(requireLoaded(this.spec, 'language model').imageTokenId);
     state.features = features;
     state.visualTokens = tokens;
   }
@@ -136,6 +137,7 @@ export class LanguageService implements LanguageWorkerApi {
       pick: createSampler(request.sampling),
       onToken: (tokenId) => send({ tokenId, text: stream.push(tokenId) }),
       cancelled: () => this.cancels.isCancelled(request.requestId),
+      ...(request.evidence ? { evidence: true } : {}),
     });
     const tail = stream.flush();
     if (tail) send({ tokenId: null, text: tail });

@@ -2,6 +2,8 @@ import { LoupeError } from '../errors';
 import type { KvCache } from './kv-cache';
 import type { ImageInSequence, LanguageModel, TransferBytes } from './language-model';
 import { yieldToEventLoop } from './yield';
+import { probabilityOf } from '../tokens/sampling';
+import { EVIDENCE_OUTPUT, EvidenceSum } from './evidence';
 
 export type StopReason = 'eos' | 'max-tokens' | 'aborted';
 
@@ -18,6 +20,8 @@ export interface GenerateRequest {
   onToken: (id: number) => void;
   /** Polled after every decoder step: cancellation lands within one token. */
   cancelled: () => boolean;
+  /** Collect where each kept token's attention went on the image (needs the decoder's evidence output and an image). */
+  evidence?: boolean;
 }
 
 export interface GenerateResult {
@@ -32,11 +36,20 @@ export interface GenerateResult {
   logitsReadBytes: number;
   /** Everything that crossed between the CPU and the GPU for this answer. */
   transferBytes: TransferBytes;
+  /** The geometric mean of the kept tokens' probabilities (temperature 1): how sure the model was (1 for no tokens). */
+  confidence: number;
+  /** Per image token: mean attention (heads, layers, kept tokens) of the answer; with `evidence` only. */
+  evidence?: Float32Array;
 }
 
 /** What crossed since `before`, and the logits part of it under its older name. */
 function transferSince(now: TransferBytes, before: TransferBytes): Pick<GenerateResult, 'logitsReadBytes' | 'transferBytes'> {
-  const transferBytes = { logitsRead: now.logitsRead - before.logitsRead, embedsRead: now.embedsRead - before.embedsRead, written: now.written - before.written };
+  const transferBytes = {
+    logitsRead: now.logitsRead - before.logitsRead,
+    embedsRead: now.embedsRead - before.embedsRead,
+    written: now.written - before.written,
+    evidenceRead: now.evidenceRead - before.evidenceRead,
+  };
   return { logitsReadBytes: transferBytes.logitsRead, transferBytes };
 }
 
@@ -53,12 +66,14 @@ export async function generate(model: LanguageModel, cache: KvCache, request: Ge
     );
   }
   const budget = Math.min(maxNewTokens, limit - ids.length);
+  const evidence = request.evidence ? evidenceFor(model, request.image) : undefined;
   const plan = await cache.prepare(ids);
   const before = { ...model.transfer };
   const started = performance.now();
-  let logits = await model.step(ids, cache, request.image);
+  let logits = await model.step(ids, cache, request.image, evidence);
   const prefillMs = performance.now() - started;
   const tokenIds: number[] = [];
+  let logProbability = 0;
   let stopReason: StopReason = 'max-tokens';
   const sequence = ids.slice();
   const decodeStarted = performance.now();
@@ -75,10 +90,12 @@ export async function generate(model: LanguageModel, cache: KvCache, request: Ge
       break;
     }
     tokenIds.push(next);
+    logProbability += Math.log(probabilityOf(logits, next));
+    evidence?.keep();
     request.onToken(next);
     if (tokenIds.length >= budget) break;
     sequence.push(next);
-    logits = await model.step(sequence, cache, request.image);
+    logits = await model.step(sequence, cache, request.image, evidence);
   }
   return {
     tokenIds,
@@ -88,6 +105,20 @@ export async function generate(model: LanguageModel, cache: KvCache, request: Ge
     prefillMs,
     decodeMs: performance.now() - decodeStarted,
     kvCacheLocation: cache.location,
+    confidence: Math.exp(logProbability / Math.max(tokenIds.length, 1)),
     ...transferSince(model.transfer, before),
+    ...(evidence ? { evidence: evidence.mean() } : {}),
   };
+}
+
+function evidenceFor(model: LanguageModel, image: ImageInSequence | undefined): EvidenceSum {
+  if (!model.hasEvidence) {
+    throw new LoupeError(
+      'UNSUPPORTED_MODEL',
+      `This bundle's decoder has no "${EVIDENCE_OUTPUT}" output, so answers cannot carry their evidence. ` +
+        'Add it with `python -m training.evidence_output <decoder.onnx>` (any Llama-style graph with one attention Softmax per layer), or ask without evidence or zoom.',
+    );
+  }
+  if (!image) throw new LoupeError('IMAGE_REQUIRED', 'Evidence says where in the image an answer looked: set an image and ask about it first.');
+  return new EvidenceSum(image.span);
 }

@@ -5,3 +5,4 @@ export { generate } from './generate';
 export type { GenerateRequest, GenerateResult, StopReason } from './generate';
 export { planPrefix, commonPrefixLength } from './prefix-plan';
 export type { PrefixPlan } from './prefix-plan';
+export { EvidenceSum, EVIDENCE_OUTPUT } from './evidence';

@@ -65,6 +65,17 @@ export class KvCache {
     this.covered = this.covered.concat(fed);
   }
 
+  /**
+   * Keeps the positions before the first `id` (a new image's placeholder: the template text
+   * before it is unchanged) and marks the rest stale, so the next prompt reuses only that
+   * prefix. Without `id` in the cache, all of it stays (nothing in it depends on the image).
+   */
+  forgetFrom(id: number): void {
+    const at = this.covered.indexOf(id);
+    if (at === 0) this.clear();
+    else if (at > 0) this.covered = [...this.covered.slice(0, at), ...new Array<number>(this.covered.length - at).fill(-1)];
+  }
+
   clear(): void {
     this.disposeAll();
     this.tensors = new Map();

@@ -6,6 +6,7 @@ import { floatInput, inputFloatType } from '../device/float-input';
 import { kvName } from '../models';
 import type { KvCache } from './kv-cache';
 import { lastRow } from './last-row';
+import { EVIDENCE_OUTPUT, type EvidenceSum } from './evidence';
 
 /** An image's features and the positions they occupy in the sequence. */
 export interface ImageInSequence {
@@ -21,6 +22,8 @@ export interface TransferBytes {
   embedsRead: number;
   /** CPU tensors fed to WebGPU sessions: token ids, masks, positions, and merged embeddings. */
   written: number;
+  /** The decoder's attention rows read back, only for answers that ask for their evidence. */
+  evidenceRead: number;
 }
 
 /** Which of the two sessions run on WebGPU. */
@@ -42,8 +45,12 @@ function cpuBytes(feeds: Record<string, ort.Tensor>): number {
 export class LanguageModel {
   private readonly hasPositionIds: boolean;
   private readonly hasLogitsToKeep: boolean;
+  /** The decoder's outputs but the evidence one, which is fetched only when asked for. */
+  private readonly plainOutputs: readonly string[];
+  /** The decoder exports `attention_last` (training/evidence_output.py), so answers can carry evidence. */
+  readonly hasEvidence: boolean;
   /** Bytes that crossed so far; logitsRead counts every logits byte read, on wasm too. */
-  readonly transfer: TransferBytes = { logitsRead: 0, embedsRead: 0, written: 0 };
+  readonly transfer: TransferBytes = { logitsRead: 0, embedsRead: 0, written: 0, evidenceRead: 0 };
 
   constructor(
     readonly spec: BundleSpec,
@@ -53,6 +60,8 @@ export class LanguageModel {
   ) {
     this.hasPositionIds = decoder.inputNames.includes('position_ids');
     this.hasLogitsToKeep = decoder.inputNames.includes('num_logits_to_keep');
+    this.hasEvidence = decoder.outputNames.includes(EVIDENCE_OUTPUT);
+    this.plainOutputs = decoder.outputNames.filter((name) => name !== EVIDENCE_OUTPUT);
   }
 
   /** Element type of the KV cache, as the decoder declares its past inputs (fp16 for q4f16/fp16 decoders). */
@@ -88,9 +97,10 @@ export class LanguageModel {
   /**
    * Runs the decoder over `ids.slice(cache.length)` on top of `cache`, merging image
    * features at placeholder positions. Returns the last position's logits; the cache
-   * takes ownership of the new keys and values.
+   * takes ownership of the new keys and values. With `evidence`, the last position's
+   * attention rows go to it too (the decoder must have the evidence output).
    */
-  async step(ids: readonly number[], cache: KvCache, image?: ImageInSequence): Promise<Float32Array> {
+  async step(ids: readonly number[], cache: KvCache, image?: ImageInSequence, evidence?: EvidenceSum): Promise<Float32Array> {
     const start = cache.length;
     const fed = ids.slice(start);
     const embeds = await this.inputsEmbeds(fed, start, image);
@@ -108,7 +118,7 @@ export class LanguageModel {
     if (this.placement.decoderOnGpu) this.transfer.written += cpuBytes(feeds);
     let outputs: ort.InferenceSession.OnnxValueMapType;
     try {
-      outputs = await this.decoder.run(feeds);
+      outputs = await this.decoder.run(feeds, evidence ? this.decoder.outputNames : this.plainOutputs);
     } finally {
       if (embeds.location === 'gpu-buffer') embeds.dispose();
     }
@@ -117,6 +127,13 @@ export class LanguageModel {
     const { row: last, readBytes } = await lastRow(logits, logits.dims[2] ?? this.spec.text.vocabSize);
     this.transfer.logitsRead += readBytes;
     logits.dispose();
+    const attention = outputs[EVIDENCE_OUTPUT];
+    if (evidence && attention) {
+      const rows = asFloat32(await attention.getData());
+      if (this.placement.decoderOnGpu) this.transfer.evidenceRead += rows.byteLength;
+      evidence.offer(rows, attention.dims[1] ?? 1);
+    }
+    attention?.dispose();
     cache.update(outputs, fed);
     return last;
   }

@@ -126,6 +126,21 @@ describe('decoder parity', () => {
     expect(maxAbsDiff(truncated, fresh)).toBeLessThan(1e-4);
   });
 
+  it('a new image keeps the template text before it cached (forgetFrom) and stays exact', async () => {
+    const cache = new KvCache(spec.text);
+    await greedy(fp32, cache, g.input_ids_expanded, 4);
+    cache.forgetFrom(3);
+    const start = g.input_ids_expanded.indexOf(3);
+    const again = await greedy(fp32, cache, g.input_ids_expanded);
+    expect(again.reusedTokens).toBe(start);
+    expect(again.tokenIds).toEqual(g.greedy_ids);
+    // Nothing of the image in the cache: all of it stays.
+    const text = new KvCache(spec.text);
+    await fp32.step([1, 100, 101], text);
+    text.forgetFrom(3);
+    expect(text.tokens).toEqual([1, 100, 101]);
+  });
+
   it('q4 decoder with int8 embeddings stays within cosine 0.99 of the fp32 logits', async () => {
     const q4 = await languageModel('int8', 'q4');
     const logits = await q4.step(g.input_ids_expanded, new KvCache(spec.text), image);

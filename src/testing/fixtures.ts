@@ -17,6 +17,8 @@ export interface Golden {
   resolution: number;
   num_image_tokens: number;
   greedy_ids: number[];
+  /** Per image token: the answer's attention (training/evidence.py), issue #16. */
+  evidence: { file: string; slice: number[] };
   greedy_text: string;
   image_features: { shape: number[]; slice: number[]; mean: number; std: number };
   first_logits: { slice: number[]; argmax: number };

@@ -21,6 +21,15 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** The softmax probability (temperature 1) of `id` under `logits`: how sure the model was of a token. */
+export function probabilityOf(logits: ArrayLike<number>, id: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) total += Math.exp(logits[i]! - max);
+  return Math.exp(logits[id]! - max) / total;
+}
+
 export function argmax(logits: ArrayLike<number>): number {
   let best = 0;
   let bestValue = -Infinity;

@@ -61,6 +61,8 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(cfg.hidden_size, cfg.num_key_value_heads * cfg.head_dim, bias=bias)
         self.v_proj = nn.Linear(cfg.hidden_size, cfg.num_key_value_heads * cfg.head_dim, bias=bias)
         self.o_proj = nn.Linear(cfg.num_attention_heads * cfg.head_dim, cfg.hidden_size, bias=False)
+        self.keep_probs = False
+        self.probs: torch.Tensor | None = None
 
     def _heads(self, x: torch.Tensor, n: int) -> torch.Tensor:
         return x.reshape(x.shape[0], x.shape[1], n, self.cfg.head_dim).transpose(1, 2)  # [B, n, S, hd]
@@ -80,7 +82,10 @@ class Attention(nn.Module):
         v_all = v[:, :, None].expand(-1, -1, rep, -1, -1).flatten(1, 2)
         scores = q @ k_all.transpose(-1, -2) / math.sqrt(cfg.head_dim)
         scores = torch.where(allowed, scores, torch.full_like(scores, _MASKED))
-        out = torch.softmax(scores, dim=-1) @ v_all
+        probs = torch.softmax(scores, dim=-1)
+        if self.keep_probs:  # training/evidence.py reads them: the reference of `attention_last`
+            self.probs = probs
+        out = probs @ v_all
         return self.o_proj(out.transpose(1, 2).flatten(2)), k, v
 
 

@@ -143,7 +143,7 @@ def main(argv=None) -> None:
     fp32 = {
         "vision_encoder": export_onnx.export_vision(model, staging / "onnx/vision_encoder.onnx"),
         "embed_tokens": export_onnx.export_embed(model, staging / "onnx/embed_tokens.onnx"),
-        "decoder_model_merged": export_onnx.export_decoder(model, staging / "onnx/decoder_model_merged.onnx"),
+        "decoder_model_merged": export_onnx.export_decoder(model, staging / "onnx/decoder_model_merged.onnx", evidence=True),
     }
     counts = {}
     for name, suffix, rewrite in [("decoder_model_merged", "_q4", quantize.to_matmul_nbits),
