@@ -4,7 +4,7 @@
  * training/vlm/evaluate.py scores PyTorch: exact match after normalising case, whitespace and
  * punctuation. Driven by bench/eval.mjs.
  */
-import { loadModel, type DtypeChoice, type PlanOverrides } from '../src';
+import { loadModel, type DtypeChoice, type PlanOverrides, type Rect, type ZoomRequest, type ZoomStats, type AnswerEvidence, zoomWindow } from '../src';
 import { isCorrectAnswer } from '../src/tokens/answer';
 import { moduleDtypes } from './module-dtypes';
 
@@ -16,6 +16,8 @@ export interface EvalQuestion {
   answer: string;
   type: string;
   options: string[] | null;
+  /** The asked objects' boxes [x0, y0, x1, y1] in image pixels (the generator's ground truth). */
+  target_bboxes?: number[][];
 }
 
 export interface EvalItem {
@@ -27,6 +29,48 @@ export interface EvalItem {
   answer: string;
   prediction: string;
   correct: boolean;
+  /** The answer's confidence (geometric mean of its tokens' probabilities). */
+  confidence: number;
+  /** Wall time of setImage + ask, ms. */
+  ms: number;
+  /** Zoomed runs: the region, the passes' times, and how much of the asked objects' boxes the region holds (0-1). */
+  zoom?: (Omit<ZoomStats, 'visualTokens'> & { targetInside: number; firstCorrect: boolean; peak?: number; windowCells?: number }) | null;
+}
+
+/** '--zoom' values: off, auto, or auto:key=value,... (mass, minSide, keepGlobal, resolution). */
+export function zoomFor(label: string): ZoomRequest | undefined {
+  if (label === 'off') return undefined;
+  const [, knobs = ''] = label.split(':');
+  const request: ZoomRequest = {};
+  for (const pair of knobs.split(',').filter(Boolean)) {
+    const [key, value] = pair.split('=');
+    if (key === 'keepGlobal') request.keepGlobal = value === 'true';
+    else if (key === 'mass' || key === 'minSide' || key === 'resolution' || key === 'sureAbove' || key === 'margin') request[key] = Number(value);
+    else throw new Error(`--zoom: unknown knob ${key}`);
+  }
+  return request;
+}
+
+/** How concentrated the first pass's evidence was: its largest token share and the cells of its half-mass window. */
+function spread(evidence: AnswerEvidence | undefined): { peak: number; windowCells: number } | Record<string, never> {
+  const cell = evidence?.boxes.find((b) => b.cell)?.cell;
+  if (!evidence || !cell) return {};
+  const own = evidence.scores.slice(0, cell.cols * cell.rows);
+  const window = zoomWindow(own, cell.cols, cell.rows, 0.5);
+  return { peak: Math.max(...own), windowCells: window ? window.cols * window.rows : 0 };
+}
+
+/** The share of the boxes' area inside `region`. */
+function areaInside(boxes: number[][], region: Rect): number {
+  let inside = 0;
+  let total = 0;
+  for (const [x0, y0, x1, y1] of boxes as [number, number, number, number][]) {
+    const w = Math.max(0, Math.min(x1, region.x + region.width) - Math.max(x0, region.x));
+    const h = Math.max(0, Math.min(y1, region.y + region.height) - Math.max(y0, region.y));
+    inside += w * h;
+    total += (x1 - x0) * (y1 - y0);
+  }
+  return total > 0 ? inside / total : 0;
 }
 
 const MAX_NEW_TOKENS = 8;
@@ -54,22 +98,33 @@ export async function runEval(o: {
   resolutions: string[];
   tokenBudget: number;
   dtype?: DtypeChoice;
+  zooms?: string[];
 }): Promise<{ items: EvalItem[]; model: string; dtypes: Record<string, string> }> {
   const model = await loadModel(o.bundle, { device: o.device, cache: false, ...(o.dtype ? { dtype: o.dtype } : {}) });
   const items: EvalItem[] = [];
   try {
-    for (const resolution of o.resolutions) {
-      const { strategy, overrides } = strategyFor(resolution, o.tokenBudget);
-      for (const q of o.questions) {
-        const chat = model.chat();
-        try {
-          await chat.setImage(`${o.base}${q.image}`, overrides);
-          let prediction = '';
-          for await (const piece of chat.ask(questionText(q), { maxNewTokens: MAX_NEW_TOKENS })) prediction += piece.text;
-          prediction = prediction.trim();
-          items.push({ index: q.index, type: q.type, strategy, resolution, question: questionText(q), answer: q.answer, prediction, correct: isCorrectAnswer(prediction, q.answer) });
-        } finally {
-          chat.close();
+    for (const label of o.zooms ?? ['off']) {
+      const zoom = zoomFor(label);
+      for (const resolution of o.resolutions) {
+        const planned = strategyFor(resolution, o.tokenBudget);
+        const strategy = zoom ? `${planned.strategy}+zoom${label === 'auto' ? '' : label.slice(4)}` : planned.strategy;
+        for (const q of o.questions) {
+          const chat = model.chat();
+          try {
+            const started = performance.now();
+            await chat.setImage(`${o.base}${q.image}`, planned.overrides);
+            let prediction = '';
+            for await (const piece of chat.ask(questionText(q), { maxNewTokens: MAX_NEW_TOKENS, ...(zoom ? { zoom } : {}) })) prediction += piece.text;
+            prediction = prediction.trim();
+            const z = chat.stats?.zoom;
+            const zoomed = zoom ? (z ? { ...z, targetInside: z.region ? areaInside(q.target_bboxes ?? [], z.region) : 0, firstCorrect: isCorrectAnswer(z.firstAnswer.trim(), q.answer), ...spread(chat.evidence) } : null) : undefined;
+            items.push({
+              index: q.index, type: q.type, strategy, resolution, question: questionText(q), answer: q.answer, prediction,
+              correct: isCorrectAnswer(prediction, q.answer), ms: performance.now() - started, confidence: chat.stats?.confidence ?? 0, ...(zoomed !== undefined ? { zoom: zoomed } : {}),
+            });
+          } finally {
+            chat.close();
+          }
         }
       }
     }

@@ -26,6 +26,8 @@ const out = option('out', undefined);
 const compare = option('compare', undefined);
 // --dtype fp32, or per module: vision_encoder=fp32,decoder_model_merged=q4 (default: the bundle's)
 const dtypeOption = option('dtype', undefined);
+// --zoom off,auto (each a run; 'auto:keepGlobal=false,minSide=0.5,mass=0.5' tunes it): issue #16's look-closer pass.
+const zooms = option('zoom', 'off').split(/;/);
 const dtype = dtypeOption?.includes('=') ? Object.fromEntries(dtypeOption.split(',').map((pair) => pair.split('='))) : dtypeOption;
 
 // --data DIR: any directory in the generator's output format (questions.jsonl + images),
@@ -49,35 +51,47 @@ const questions = readFileSync(`${dataDir}questions.jsonl`, 'utf8')
   .trim()
   .split('\n')
   .map((line) => JSON.parse(line))
-  .map((q) => ({ id: q.id, index: Number(q.id.split('-').at(-2)), image: q.image, question: q.question, answer: q.answer, type: q.type, options: q.options }));
+  .map((q) => ({ id: q.id, index: Number(q.id.split('-').at(-2)), image: q.image, question: q.question, answer: q.answer, type: q.type, options: q.options, target_bboxes: q.target_bboxes }));
 
 let result;
 const started = performance.now();
 const bench = await startBench();
 try {
   const page = await bench.openPage();
-  result = await page.evaluate((o) => window.runEval(o), { bundle, device, base: `/bench/eval-data/${dataName}/`, questions, resolutions, tokenBudget, ...(dtype ? { dtype } : {}) });
+  result = await page.evaluate((o) => window.runEval(o), { bundle, device, base: `/bench/eval-data/${dataName}/`, questions, resolutions, tokenBudget, zooms, ...(dtype ? { dtype } : {}) });
 } finally {
   await bench.close();
 }
 const seconds = (performance.now() - started) / 1000;
 
-/** Accuracy per (strategy, resolution, type), then a summary per (strategy, resolution). */
+/**
+ * Accuracy per (strategy, resolution, type), then a summary per (strategy, resolution), with
+ * the mean ms per question; zoomed runs add how often the zoom region holds at least half of
+ * the asked objects' area (`region_covers`) and how often no region was found.
+ */
 function aggregate(items) {
   const buckets = new Map();
-  const add = (key, correct) => {
+  const add = (key, item) => {
     if (!buckets.has(key)) buckets.set(key, []);
-    buckets.get(key).push(correct);
+    buckets.get(key).push(item);
   };
   for (const item of items) {
-    add(JSON.stringify([item.strategy, item.resolution, item.type]), item.correct);
-    add(JSON.stringify([item.strategy, item.resolution, 'all']), item.correct);
+    add(JSON.stringify([item.strategy, item.resolution, item.type]), item);
+    add(JSON.stringify([item.strategy, item.resolution, 'all']), item);
   }
-  const accuracy = (hits) => Math.round((10000 * hits.filter(Boolean).length) / hits.length) / 100;
+  const share = (list, test) => Math.round((10000 * list.filter(test).length) / list.length) / 100;
+  const figures = (list) => {
+    const out = { n: list.length, accuracy: share(list, (i) => i.correct), ms_mean: Math.round(list.reduce((s, i) => s + i.ms, 0) / list.length) };
+    if (list.some((i) => 'zoom' in i)) {
+      out.region_covers = share(list, (i) => i.zoom && i.zoom.targetInside >= 0.5);
+      out.no_region = share(list, (i) => !i.zoom);
+    }
+    return out;
+  };
   const rows = [...buckets.keys()].sort().map((key) => [...JSON.parse(key), buckets.get(key)]);
   return [
-    ...rows.filter(([, , type]) => type !== 'all').map(([strategy, resolution, type, hits]) => ({ model: result.model, strategy, resolution, split: splitLabel, type, n: hits.length, accuracy: accuracy(hits) })),
-    ...rows.filter(([, , type]) => type === 'all').map(([strategy, resolution, , hits]) => ({ summary: true, model: result.model, strategy, resolution, split: splitLabel, n: hits.length, accuracy: accuracy(hits), dtypes: result.dtypes })),
+    ...rows.filter(([, , type]) => type !== 'all').map(([strategy, resolution, type, list]) => ({ model: result.model, strategy, resolution, split: splitLabel, type, ...figures(list) })),
+    ...rows.filter(([, , type]) => type === 'all').map(([strategy, resolution, , list]) => ({ summary: true, model: result.model, strategy, resolution, split: splitLabel, ...figures(list), dtypes: result.dtypes })),
   ];
 }
 

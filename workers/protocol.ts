@@ -37,8 +37,11 @@ export interface WorkerLoadTimings {
 
 export interface EncodeRequest {
   requestId: number;
-  source: WorkerImageSource;
+  /** The image, or `{ keptFor }`: the one kept for that chat by an earlier request's `keepFor`. */
+  source: WorkerImageSource | { keptFor: number };
   overrides?: PlanOverrides;
+  /** Keep the decoded image for this chat (its zoomed passes re-read it), replacing what it kept before. */
+  keepFor?: number;
 }
 
 export interface EncodeResult {
@@ -70,6 +73,8 @@ export interface AskRequest {
   maxNewTokens: number;
   minNewTokens?: number;
   sampling: SamplingOptions;
+  /** Return the answer's evidence (per visual token attention); the decoder must export it. */
+  evidence?: boolean;
 }
 
 /** One streamed update: the token and the text that became final with it. */
@@ -90,6 +95,10 @@ export interface AskResult {
   kvCacheLocation: string;
   logitsReadBytes: number;
   transferBytes: TransferBytes;
+  /** The geometric mean of the answer tokens' probabilities. */
+  confidence: number;
+  /** With `evidence`: per visual token, the mean attention of the answer's tokens. */
+  evidence?: Float32Array;
 }
 
 export type ProgressSink = (progress: LoadProgress) => void;
@@ -99,6 +108,8 @@ export interface VisionWorkerApi {
   load(request: WorkerLoadRequest, onProgress: ProgressSink): Promise<WorkerLoadResult>;
   encode(request: EncodeRequest): Promise<EncodeResult>;
   render(request: EncodeRequest): Promise<RenderResult>;
+  /** Frees the image kept for a chat (`keepFor`). */
+  forget(chatId: number): void;
   cancel(requestId: number): void;
   /** GPU buffer bytes this worker holds, and its peak. */
   gpuBytes(): GpuBufferBytes;

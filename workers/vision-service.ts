@@ -2,7 +2,7 @@ import * as Comlink from 'comlink';
 import { selectDtypes, type BundleSpec } from '../src/bundle';
 import { chooseProvider, configureOrt, startRuntime, gpuBufferBytes, loadModuleSession, type GpuBufferBytes, type GpuReport } from '../src/device';
 import type { ort } from '../src/device/ort';
-import { abortError } from '../src/errors';
+import { LoupeError, abortError } from '../src/errors';
 import { choosePreprocessor, decodeImage, renderInput, renderPlan, renderPlanWith, type DecodedImage, type GpuRenderer, type PlanPixels } from '../src/pixels';
 import { outputSize, planImage, type ImagePlan } from '../src/plan';
 import { encodePlan } from '../src/vision';
@@ -28,6 +28,8 @@ export class VisionService implements VisionWorkerApi {
   private session: ort.InferenceSession | undefined;
   private spec: BundleSpec | undefined;
   private gpu: GpuReport | undefined;
+  /** Decoded images kept per chat for zoomed passes (`keepFor`), until replaced or forgotten. */
+  private readonly kept = new Map<number, DecodedImage>();
   private provider: 'webgpu' | 'wasm' = 'wasm';
   private renderer: GpuRenderer | undefined;
   private readonly cancels = new CancelRegistry();
@@ -90,11 +92,17 @@ export class VisionService implements VisionWorkerApi {
     const signal = this.cancels.begin(request.requestId);
     const run = async () => {
       const t0 = performance.now();
-      const image = await decodeImage(request.source, signal);
+      const { source } = request;
+      const reused = typeof source === 'object' && 'keptFor' in source;
+      const image = reused ? this.keptImage(source.keptFor) : await decodeImage(source, signal);
+      let keep = false;
       try {
-        return await this.queue.run(() => work({ image, decodeMs: performance.now() - t0 }, signal));
+        const result = await this.queue.run(() => work({ image, decodeMs: performance.now() - t0 }, signal));
+        keep = request.keepFor !== undefined;
+        return result;
       } finally {
-        image.close();
+        if (keep && !reused) this.keep(request.keepFor!, image);
+        else if (!reused) image.close();
       }
     };
     return run().finally(() => this.cancels.end(request.requestId));
@@ -137,6 +145,25 @@ export class VisionService implements VisionWorkerApi {
     });
   }
 
+  private keptImage(chatId: number): DecodedImage {
+    const image = this.kept.get(chatId);
+    if (!image) {
+      throw new LoupeError('IMAGE_REQUIRED', "This chat's image is no longer held by the vision worker (it restarted, or the chat was reset): set the image again.");
+    }
+    return image;
+  }
+
+  private keep(chatId: number, image: DecodedImage): void {
+    const before = this.kept.get(chatId);
+    if (before && before !== image) before.close();
+    this.kept.set(chatId, image);
+  }
+
+  forget(chatId: number): void {
+    this.kept.get(chatId)?.close();
+    this.kept.delete(chatId);
+  }
+
   cancel(requestId: number): void {
     this.cancels.cancel(requestId);
   }
@@ -150,6 +177,8 @@ export class VisionService implements VisionWorkerApi {
   }
 
   async dispose(): Promise<void> {
+    for (const image of this.kept.values()) image.close();
+    this.kept.clear();
     this.device.release();
     await this.session?.release();
     this.session = undefined;

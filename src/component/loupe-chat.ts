@@ -4,6 +4,8 @@ import type { DeviceRequest } from '../device';
 import type { PlanOverrides } from '../plan';
 import type { StrategyName } from '../bundle';
 import { STYLES } from './styles';
+import { drawEvidence, toggleZoom, type EvidenceViewState } from './evidence-canvas';
+import type { Rect } from '../plan';
 
 /** Events <loupe-chat> dispatches (bubbling, composed), with their `detail`. */
 export interface LoupeChatEvents {
@@ -19,25 +21,34 @@ const TEMPLATE = `
   <span>Drop an image here, or click to choose one</span>
   <input type="file" accept="image/*" hidden />
 </div>
+<canvas part="evidence" width="480" height="320" hidden aria-label="Where the answer looked"></canvas>
 <ol part="conversation" aria-live="polite"></ol>
 <form part="form">
   <input type="text" part="question" aria-label="Question" placeholder="Ask about the image" autocomplete="off" />
   <button type="submit" part="ask-button">Ask</button>
   <button type="button" part="stop-button" disabled>Stop</button>
+  <label class="toggle" part="evidence-toggle"><input type="checkbox" name="evidence" /> Evidence</label>
 </form>`;
 
 /**
  * <loupe-chat model="/models/..." device="auto" strategy="convllava-square">: a self-contained
  * chat about one image. Attributes mirror the knobs; everything streams as DOM events.
+ * `evidence`: draw where each answer looked over the image (heat map, toggled in the form,
+ * and the top region as a box; clicking the box zooms there). `zoom="auto"`: look closer
+ * before answering (`ask(..., { zoom: 'auto' })`).
  */
 export class LoupeChatElement extends HTMLElement {
-  static observedAttributes = ['model', 'device', 'strategy', 'resolution', 'max-new-tokens'];
+  static observedAttributes = ['model', 'device', 'strategy', 'resolution', 'max-new-tokens', 'evidence', 'zoom'];
 
   private readonly root: ShadowRoot;
   private model: LoupeModel | undefined;
   private chat: LoupeChat | undefined;
   private loading: Promise<void> | undefined;
   private stopper: AbortController | undefined;
+  /** The image as a Blob, for drawing the evidence over it (none: nothing is drawn). */
+  private picture: Blob | undefined;
+  private evidenceView: EvidenceViewState | undefined;
+  private evidenceBox: Rect | undefined;
 
   constructor() {
     super();
@@ -87,6 +98,7 @@ export class LoupeChatElement extends HTMLElement {
   }
 
   attributeChangedCallback(name: string, before: string | null, after: string | null): void {
+    if (name === 'evidence') this.$<HTMLInputElement>('input[name="evidence"]').checked = after !== null;
     if (before === after || !this.isConnected) return;
     if (name === 'model' || name === 'device') {
       void this.model?.dispose();
@@ -146,6 +158,9 @@ export class LoupeChatElement extends HTMLElement {
     this.status('Reading the image…');
     try {
       const summary = await this.chat!.setImage(image, this.overrides());
+      this.picture = image instanceof Blob ? image : undefined;
+      this.evidenceView = undefined;
+      this.$<HTMLCanvasElement>('canvas').hidden = true;
       this.$('ol').replaceChildren();
       this.status(`${summary.plan.imageWidth}×${summary.plan.imageHeight}, ${summary.visualTokens} visual tokens. Ask a question.`);
     } catch (error) {
@@ -168,10 +183,14 @@ export class LoupeChatElement extends HTMLElement {
     this.stopper = new AbortController();
     this.$<HTMLButtonElement>('[part="stop-button"]').disabled = false;
     try {
-      for await (const piece of this.chat!.ask(question, { maxNewTokens: this.maxNewTokens, signal: this.stopper.signal })) {
+      const zoom = this.getAttribute('zoom') === 'auto';
+      const evidence = this.picture !== undefined && this.$<HTMLInputElement>('input[name="evidence"]').checked;
+      const options = { maxNewTokens: this.maxNewTokens, signal: this.stopper.signal, ...(zoom ? { zoom: 'auto' as const } : {}), ...(evidence ? { evidence: true } : {}) };
+      for await (const piece of this.chat!.ask(question, options)) {
         answer.textContent += piece.text; // text only: no HTML from the model reaches the DOM
         this.emit('loupe-token', piece);
       }
+      await this.showEvidence();
     } catch (error) {
       if (!isLoupeError(error, 'ABORTED')) this.fail(error);
     } finally {
@@ -181,6 +200,25 @@ export class LoupeChatElement extends HTMLElement {
     const text = answer.textContent ?? '';
     this.emit('loupe-answer', { question, answer: text, stats: this.chat!.stats });
     return text;
+  }
+
+  /** The last answer's evidence over the image, when there is a picture and evidence or zoom was asked for. */
+  private async showEvidence(): Promise<void> {
+    const canvas = this.$<HTMLCanvasElement>('canvas');
+    const evidence = this.chat?.evidence;
+    if (!evidence || !this.picture) {
+      canvas.hidden = true;
+      this.evidenceView = undefined;
+      return;
+    }
+    this.evidenceView = { evidence, heat: this.$<HTMLInputElement>('input[name="evidence"]').checked, view: undefined };
+    canvas.hidden = false;
+    this.evidenceBox = await drawEvidence(canvas, this.picture, this.evidenceView).catch(() => undefined);
+  }
+
+  private redrawEvidence(): void {
+    if (!this.evidenceView || !this.picture) return;
+    void drawEvidence(this.$<HTMLCanvasElement>('canvas'), this.picture, this.evidenceView).then((box) => (this.evidenceBox = box));
   }
 
   /** Stops the answer that is streaming, within one token. */
@@ -218,5 +256,14 @@ export class LoupeChatElement extends HTMLElement {
       if (input.value.trim() && !this.stopper) void this.ask(input.value.trim());
     });
     this.$<HTMLButtonElement>('[part="stop-button"]').addEventListener('click', () => this.stop());
+    const canvas = this.$<HTMLCanvasElement>('canvas');
+    canvas.addEventListener('click', (event) => {
+      if (this.evidenceView && toggleZoom(this.evidenceView, this.evidenceBox, canvas, event)) this.redrawEvidence();
+    });
+    this.$<HTMLInputElement>('input[name="evidence"]').addEventListener('change', (event) => {
+      if (!this.evidenceView) return;
+      this.evidenceView.heat = (event.target as HTMLInputElement).checked;
+      this.redrawEvidence();
+    });
   }
 }

@@ -26,4 +26,7 @@ form { display: flex; gap: 0.4rem; }
 input[type='text'] { flex: 1; font: inherit; padding: 0.4rem 0.6rem; border-radius: 8px; border: 1px solid color-mix(in srgb, var(--loupe-muted) 40%, transparent); }
 button { font: inherit; padding: 0.4rem 0.8rem; border-radius: 8px; border: none; background: var(--loupe-accent); color: white; cursor: pointer; }
 button:disabled { opacity: 0.45; cursor: default; }
+canvas { display: block; width: 100%; height: auto; margin-top: 0.5rem; border-radius: var(--loupe-radius); cursor: zoom-in; }
+canvas[hidden] { display: none; }
+label.toggle { font-size: 0.8rem; color: var(--loupe-muted); display: flex; align-items: center; gap: 0.2rem; }
 `;

@@ -6,7 +6,9 @@ import type { ChatMessage } from '../tokens';
 import type { AskResult, LanguageWorkerApi, TokenPiece, VisionWorkerApi } from '../../workers/protocol';
 import { toWorkerSource } from './image-transfer';
 import { PushStream } from './push-stream';
-import type { AnswerPiece, AnswerStats, AskOptions, ImageInput, ImageSummary, SetImageOptions } from './types';
+import type { AnswerPiece, AnswerStats, AskOptions, ImageInput, ImageSummary, SetImageOptions, ZoomRequest, ZoomStats } from './types';
+import type { PlanOverrides } from '../plan';
+import { answerEvidence, joinFeatures, type AnswerEvidence } from './evidence';
 
 export interface ChatContext {
   vision: Comlink.Remote<VisionWorkerApi>;
@@ -14,6 +16,8 @@ export interface ChatContext {
   providers: Record<ModuleName, Provider>;
   nextRequestId: () => number;
   imageToken: string;
+  /** The vision encoder's stride: one visual token per stride x stride input pixels (evidence boxes). */
+  stride: number;
   /** The decoder's context length (positions), for refusing an image that cannot fit. */
   contextLength: number;
   /** Counts the language worker's restarts: a new one has none of this chat's state. */
@@ -40,6 +44,23 @@ function overdueAfterAbort(signal: AbortSignal | undefined, ms: number, onOverdu
 }
 
 const DEFAULT_MAX_NEW_TOKENS = 128;
+/**
+ * Zoom defaults, tuned on Loupe-Synth's val split (200 scenes; README "Where did it look"): the
+ * first answer stands when its confidence is above 0.95; after a closer look, the first answer
+ * is kept only when it was more confident than the zoomed one by more than 0.05.
+ */
+const DEFAULT_ZOOM_SURE_ABOVE = 0.95;
+const DEFAULT_ZOOM_MARGIN = 0.05;
+
+type CollectedAnswer = { result: AskResult; trimmed: number; pieces: TokenPiece[] };
+
+/** A zoom's first pass and what came of it: `first` when its answer stands, `firstPass` when the region was encoded. */
+interface ZoomOutcome {
+  stats: ZoomStats;
+  evidence: AnswerEvidence;
+  first?: CollectedAnswer;
+  firstPass?: CollectedAnswer;
+}
 /** Positions an image must leave free: the template, a short question and a few answer tokens. */
 const MIN_PROMPT_ROOM = 16;
 let nextChatId = 1;
@@ -66,6 +87,9 @@ export class LoupeChat {
   private imageCalls = 0;
   private lastImageCall: Promise<ImageSummary> | undefined;
   private lastStats: AnswerStats | undefined;
+  private lastEvidence: AnswerEvidence | undefined;
+  /** The knobs the image was encoded with (the zoomed pass uses them on its region). */
+  private imageOverrides: PlanOverrides = {};
 
   constructor(private readonly context: ChatContext) {}
 
@@ -76,6 +100,11 @@ export class LoupeChat {
 
   get stats(): AnswerStats | undefined {
     return this.lastStats;
+  }
+
+  /** Where the last answer looked (asked with `evidence: true` or `zoom`): per token, in image pixels, and the top region. */
+  get evidence(): AnswerEvidence | undefined {
+    return this.lastEvidence;
   }
 
   get imageSummary(): ImageSummary | undefined {
@@ -104,7 +133,7 @@ export class LoupeChat {
     const overdue = overdueAfterAbort(signal, this.context.abortDeadlineMs, () => this.context.stopOverdue('vision', 'Setting the image'));
     try {
       const source = await toWorkerSource(input, globalThis.location?.href ?? 'http://localhost/');
-      const result = await this.context.vision.encode({ requestId, source, overrides });
+      const result = await this.context.vision.encode({ requestId, source, overrides, keepFor: this.id });
       if (call !== this.imageCalls) return await this.lastImageCall!;
       if (result.tokens + MIN_PROMPT_ROOM > this.context.contextLength) {
         throw new LoupeError(
@@ -118,6 +147,8 @@ export class LoupeChat {
       const kept = result.features.slice();
       await this.context.language.setImage(this.id, Comlink.transfer(result.features, [result.features.buffer]), result.tokens);
       this.features = { data: kept, tokens: result.tokens, generation };
+      this.imageOverrides = overrides;
+      this.lastEvidence = undefined;
       this.messages.length = 0;
       this.imageUsed = false;
       this.image = {
@@ -208,6 +239,7 @@ export class LoupeChat {
     const onAbort = () => {
       stream.discardBuffered();
       void this.context.language.cancel(requestId);
+      void this.context.vision.cancel(requestId);
     };
     if (signal?.aborted) {
       settle.fail(abortError('The answer'));
@@ -220,31 +252,20 @@ export class LoupeChat {
       if (signal?.aborted) return;
       if (piece.text || piece.tokenId !== null) stream.push({ text: piece.text, tokenId: piece.tokenId });
     });
+    const zoom = options.zoom === 'auto' ? {} : typeof options.zoom === 'object' ? options.zoom : undefined;
     let result: AskResult;
+    let zoomed: ZoomOutcome | undefined;
     try {
       await this.reattachImage();
-      for (;;) {
-        const messages = [...this.keptTurns(trimmed), { role: 'user' as const, content }];
-        try {
-          result = await this.context.language.ask(
-            {
-              requestId,
-              chatId: this.id,
-              messages,
-              maxNewTokens: options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
-              ...(options.minNewTokens !== undefined ? { minNewTokens: options.minNewTokens } : {}),
-              sampling: options.sampling ?? {},
-            },
-            onToken,
-          );
-          break;
-        } catch (error) {
-          // Too long for the context: leave out the oldest turn and try again (the prompt
-          // is rejected before anything is generated), while there is one to leave out.
-          const canTrim = (options.history ?? 'trim') === 'trim' && trimmed < this.messages.length / 2;
-          if (!(isLoupeError(error, 'PROMPT_TOO_LONG') && canTrim)) throw error;
-          trimmed++;
-        }
+      if (zoom) zoomed = await this.zoomIn(requestId, content, options, zoom);
+      if (zoomed?.first) {
+        // The first pass stands (sure enough, or no region): its answer is replayed, not asked again.
+        for (const piece of zoomed.first.pieces) onToken(piece);
+        ({ result, trimmed } = zoomed.first);
+      } else if (zoomed) {
+        ({ result, trimmed } = await this.closerAnswer(requestId, content, options, onToken, zoomed, zoom!));
+      } else {
+        ({ result, trimmed } = await this.askLanguage(requestId, content, options, onToken, options.evidence === true));
       }
     } catch (error) {
       // A worker restarted for an overdue cancel rejects with ABORTED, as a clean stop would.
@@ -253,12 +274,127 @@ export class LoupeChat {
     } finally {
       overdue.settled();
       signal?.removeEventListener('abort', onAbort);
+      // The zoomed tokens served this answer only: later turns see the image as it was set.
+      if (zoomed?.stats.zoomed) await this.restoreImage().catch(() => undefined);
     }
+    if (zoomed) this.lastEvidence = zoomed.evidence;
+    else if (options.evidence) this.lastEvidence = result.evidence && this.image ? answerEvidence(result.evidence, this.image.plan, this.context.stride, {}) : undefined;
     this.messages.push({ role: 'user', content }, { role: 'assistant', content: result.text });
     if (attachImage) this.imageUsed = true;
-    this.lastStats = { ...this.statsFor(result, started, firstTokenAt, attachImage), trimmedTurns: trimmed };
+    this.lastStats = { ...this.statsFor(result, started, firstTokenAt, attachImage), trimmedTurns: trimmed, ...(zoomed ? { zoom: zoomed.stats } : {}) };
     if (result.stopReason === 'aborted') settle.fail(abortError('The answer'));
     else settle.end();
+  }
+
+  /**
+   * Asks the language worker, leaving out the oldest turns while the prompt is too long for
+   * the context (the prompt is rejected before anything is generated) and the history allows.
+   */
+  private async askLanguage(
+    requestId: number,
+    content: string,
+    options: AskOptions,
+    onToken: (piece: TokenPiece) => void,
+    evidence: boolean,
+  ): Promise<{ result: AskResult; trimmed: number }> {
+    for (let trimmed = 0; ; trimmed++) {
+      const messages = [...this.keptTurns(trimmed), { role: 'user' as const, content }];
+      try {
+        const result = await this.context.language.ask(
+          {
+            requestId,
+            chatId: this.id,
+            messages,
+            maxNewTokens: options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
+            ...(options.minNewTokens !== undefined ? { minNewTokens: options.minNewTokens } : {}),
+            sampling: options.sampling ?? {},
+            ...(evidence ? { evidence: true } : {}),
+          },
+          onToken,
+        );
+        return { result, trimmed };
+      } catch (error) {
+        const canTrim = (options.history ?? 'trim') === 'trim' && trimmed < this.messages.length / 2;
+        if (!(isLoupeError(error, 'PROMPT_TOO_LONG') && canTrim)) throw error;
+      }
+    }
+  }
+
+  /**
+   * The zoom's first pass and region: an answer with its evidence (not shown). When the model
+   * was sure of it (`confidence` above `sureAbove`) or the evidence points nowhere, that answer
+   * stands. Otherwise the region holding most of the evidence is encoded from the original
+   * image at the model's own resolution and the language worker is given global + zoomed
+   * tokens (or the zoomed ones only, when both do not fit the context or `keepGlobal` is false).
+   */
+  private async zoomIn(requestId: number, content: string, options: AskOptions, zoom: ZoomRequest): Promise<ZoomOutcome> {
+    const image = this.image;
+    const features = this.features;
+    if (!image || !features) throw new LoupeError('IMAGE_REQUIRED', 'zoom looks closer at the image: call setImage() before asking with zoom.');
+    const t0 = performance.now();
+    const pieces: TokenPiece[] = [];
+    const first = await this.askLanguage(requestId, content, options, Comlink.proxy((piece: TokenPiece) => void pieces.push(piece)), true);
+    if (first.result.stopReason === 'aborted') throw abortError('The answer');
+    const evidence = answerEvidence(first.result.evidence ?? new Float32Array(image.visualTokens), image.plan, this.context.stride, zoom);
+    const t1 = performance.now();
+    const stats: ZoomStats = {
+      zoomed: false,
+      ...(evidence.top ? { region: evidence.top } : {}),
+      firstPassMs: t1 - t0,
+      firstAnswer: first.result.text,
+      confidence: first.result.confidence,
+      encodeMs: 0,
+      answerMs: 0,
+      visualTokens: features.tokens,
+      keptGlobal: true,
+    };
+    if (!evidence.top || first.result.confidence > (zoom.sureAbove ?? DEFAULT_ZOOM_SURE_ABOVE)) return { stats, evidence, first: { ...first, pieces } };
+    const firstPass = { ...first, pieces };
+    // The image's strategy, at the model's own knobs (or the zoom's resolution), on the region.
+    const { strategy } = this.imageOverrides;
+    const overrides: PlanOverrides = { ...(strategy ? { strategy } : {}), ...(zoom.resolution ? { resolution: zoom.resolution } : {}), region: evidence.top };
+    const encoded = await this.context.vision.encode({ requestId, source: { keptFor: this.id }, overrides });
+    const both = features.tokens + encoded.tokens + MIN_PROMPT_ROOM <= this.context.contextLength;
+    const keptGlobal = (zoom.keepGlobal ?? true) && both;
+    const tokens = keptGlobal ? features.tokens + encoded.tokens : encoded.tokens;
+    await this.context.language.setImage(this.id, keptGlobal ? joinFeatures(features.data, encoded.features) : encoded.features, tokens);
+    Object.assign(stats, { zoomed: true, encodeMs: performance.now() - t1, visualTokens: tokens, keptGlobal });
+    return { stats, evidence, firstPass };
+  }
+
+  /**
+   * The zoomed pass, collected, then the surer of the two answers replayed to the stream: the
+   * zoomed one unless the first was more confident by more than `margin` (a closer look at a
+   * large object can misread it; the model's own confidence says when).
+   */
+  private async closerAnswer(
+    requestId: number,
+    content: string,
+    options: AskOptions,
+    onToken: (piece: TokenPiece) => void,
+    zoomed: ZoomOutcome,
+    zoom: ZoomRequest,
+  ): Promise<{ result: AskResult; trimmed: number }> {
+    const started = performance.now();
+    const pieces: TokenPiece[] = [];
+    const closer = await this.askLanguage(requestId, content, options, Comlink.proxy((piece: TokenPiece) => void pieces.push(piece)), false);
+    const { stats } = zoomed;
+    stats.answerMs = performance.now() - started;
+    stats.zoomedAnswer = closer.result.text;
+    const first = zoomed.firstPass!;
+    const keepFirst = closer.result.stopReason !== 'aborted' && first.result.confidence > closer.result.confidence + (zoom.margin ?? DEFAULT_ZOOM_MARGIN);
+    stats.chose = keepFirst ? 'first' : 'zoomed';
+    const chosen = keepFirst ? first : { ...closer, pieces };
+    for (const piece of chosen.pieces) onToken(piece);
+    return chosen;
+  }
+
+  /** The image's own features back in the language worker after a zoomed answer. */
+  private async restoreImage(): Promise<void> {
+    const features = this.features;
+    if (!features) return;
+    await this.context.language.setImage(this.id, features.data.slice(), features.tokens);
+    features.generation = this.context.languageGeneration();
   }
 
   /**
@@ -282,6 +418,7 @@ export class LoupeChat {
       tokensGenerated: result.tokenIds.length,
       promptTokens: result.promptTokens,
       reusedTokens: result.reusedTokens,
+      confidence: result.confidence,
       imageReused: this.image !== undefined && !encodedForThis,
       preprocessMs: encodedForThis && this.image ? this.image.decodeMs + this.image.preprocessMs : 0,
       encodeMs: encodedForThis && this.image ? this.image.encodeMs : 0,
@@ -303,7 +440,9 @@ export class LoupeChat {
     this.image = undefined;
     this.features = undefined;
     this.imageUsed = false;
+    this.lastEvidence = undefined;
     void this.context.language.setImage(this.id, null, 0);
+    void this.context.vision.forget(this.id).catch(() => undefined);
   }
 
   /**
@@ -315,7 +454,10 @@ export class LoupeChat {
     if (this.closed) return;
     this.closed = true;
     const running = this.running;
-    const free = () => void this.context.language.closeChat(this.id).catch(() => undefined);
+    const free = () => {
+      void this.context.language.closeChat(this.id).catch(() => undefined);
+      void this.context.vision.forget(this.id).catch(() => undefined);
+    };
     if (!running) return free();
     running.stop.abort();
     void running.settled.finally(free);

@@ -58,6 +58,7 @@ export class LoupeModel {
       providers,
       nextRequestId: () => ++this.requestCounter,
       imageToken: this.info.spec.imageToken,
+      stride: this.info.spec.image.loupe.stride,
       contextLength: this.info.spec.text.maxPositions,
       languageGeneration: () => this.roles.language.supervisor.generation,
       abortDeadlineMs: this.abortDeadlineMs,

@@ -1,5 +1,5 @@
 import { LoupeError } from '../errors';
-import type { AskOptions, SetImageOptions } from './types';
+import type { AskOptions, SetImageOptions, ZoomRequest } from './types';
 
 /** The most new tokens one answer may ask for (the context caps it further). */
 export const MAX_NEW_TOKENS = 65536;
@@ -34,7 +34,21 @@ export function checkAskOptions(options: unknown): AskOptions {
   checkSignal(o);
   if (o.sampling !== undefined && (typeof o.sampling !== 'object' || o.sampling === null)) throw invalid('sampling', 'an object', o.sampling);
   if (o.history !== undefined && o.history !== 'trim' && o.history !== 'error') throw invalid('history', '"trim" or "error"', o.history);
+  if (o.evidence !== undefined && typeof o.evidence !== 'boolean') throw invalid('evidence', 'true or false', o.evidence);
+  checkZoom(o.zoom);
   return o;
+}
+
+function checkZoom(zoom: unknown): void {
+  if (zoom === undefined || zoom === 'auto' || zoom === 'off') return;
+  if (typeof zoom !== 'object' || zoom === null) throw invalid('zoom', '"auto", "off" or an object { mass, minSide, keepGlobal, resolution, sureAbove, margin }', zoom);
+  const z = zoom as ZoomRequest;
+  if (z.mass !== undefined && !(typeof z.mass === 'number' && z.mass > 0 && z.mass <= 1)) throw invalid('zoom.mass', 'a number in (0, 1]', z.mass);
+  if (z.minSide !== undefined && !(typeof z.minSide === 'number' && z.minSide > 0 && z.minSide <= 1)) throw invalid('zoom.minSide', 'a number in (0, 1]', z.minSide);
+  if (z.resolution !== undefined && !(typeof z.resolution === 'number' && Number.isInteger(z.resolution) && z.resolution > 0)) throw invalid('zoom.resolution', 'a positive integer (a multiple of the stride)', z.resolution);
+  if (z.sureAbove !== undefined && !(typeof z.sureAbove === 'number' && z.sureAbove >= 0 && z.sureAbove <= 1)) throw invalid('zoom.sureAbove', 'a number in [0, 1]', z.sureAbove);
+  if (z.margin !== undefined && !(typeof z.margin === 'number' && z.margin >= 0 && z.margin <= 1)) throw invalid('zoom.margin', 'a number in [0, 1]', z.margin);
+  if (z.keepGlobal !== undefined && typeof z.keepGlobal !== 'boolean') throw invalid('zoom.keepGlobal', 'true or false', z.keepGlobal);
 }
 
 /** setImage()'s options: the signal here; the planner checks the knobs (typed errors). */

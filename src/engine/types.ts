@@ -1,6 +1,6 @@
 import type { BundleSpec, DtypeChoice, ModuleName, Provider, ProgressCallback } from '../bundle';
 import type { DeviceRequest, GpuReport, ModuleReport, ThreadReport } from '../device';
-import type { ImagePlan, PlanOverrides } from '../plan';
+import type { ImagePlan, PlanOverrides, Rect, ZoomOptions } from '../plan';
 import type { PreprocessorReport, PreprocessorRequest } from '../pixels';
 import type { SamplingOptions } from '../tokens';
 import type { StopReason, TransferBytes } from '../decoder';
@@ -114,6 +114,61 @@ export interface AskOptions {
    * fails with PROMPT_TOO_LONG instead.
    */
   history?: 'trim' | 'error';
+  /** Also say where the answer looked: `chat.evidence` after the answer (the decoder must export it). */
+  evidence?: boolean;
+  /**
+   * 'auto': a first pass finds where the evidence is, that region of the original image is
+   * encoded at the model's resolution, and the answer comes from the global and the zoomed
+   * tokens (`stats.zoom` says both passes' times and the region). An object tunes it.
+   */
+  zoom?: 'auto' | 'off' | ZoomRequest;
+}
+
+export interface ZoomRequest extends ZoomOptions {
+  /**
+   * The region's encode: the image's strategy at the bundle's own resolution (the model's, e.g.
+   * 1536 for loupe-synth) unless set here, so a cheap first pass at 768 still zooms at full detail.
+   */
+  resolution?: number;
+  /**
+   * The first answer stands when its confidence (the geometric mean of its tokens'
+   * probabilities) is above this; otherwise Loupe looks closer (default 0.95; 1: always).
+   */
+  sureAbove?: number;
+  /**
+   * After a closer look the zoomed answer is streamed unless the first one was more confident
+   * by more than this (default 0.05). Both passes finish before the answer streams.
+   */
+  margin?: number;
+  /**
+   * Answer from the global tokens and the zoomed ones (default true); false: the zoomed
+   * region only. When both do not fit the context, the zoomed region only, and
+   * `stats.zoom.keptGlobal` says so.
+   */
+  keepGlobal?: boolean;
+}
+
+/** What a zoomed answer did (`ask(..., { zoom: 'auto' })`). */
+export interface ZoomStats {
+  /** True when the region was encoded and answered from; false when the first answer stood. */
+  zoomed: boolean;
+  /** The image region the evidence points to (whole pixels of the original image); absent when it points nowhere. */
+  region?: Rect;
+  /** The first pass: prompt, generation and evidence. */
+  firstPassMs: number;
+  firstAnswer: string;
+  /** The first answer's confidence: the geometric mean of its tokens' probabilities. */
+  confidence: number;
+  /** Preprocessing and encoding the region (0 when not zoomed). */
+  encodeMs: number;
+  /** The second pass (0 when not zoomed). */
+  answerMs: number;
+  /** What the second pass answered, and which answer was given (the surer one). */
+  zoomedAnswer?: string;
+  chose?: 'first' | 'zoomed';
+  /** Visual tokens of the answer: global + zoomed, zoomed only, or the image's own. */
+  visualTokens: number;
+  keptGlobal: boolean;
 }
 
 /** One streamed update of an answer. */
@@ -131,6 +186,8 @@ export interface AnswerStats {
   reusedTokens: number;
   /** Earlier turns (question + answer) left out of this prompt so it fits the context. */
   trimmedTurns: number;
+  /** The geometric mean of the answer tokens' probabilities (temperature 1): how sure the model was. */
+  confidence: number;
   /** True when the image's features came from an earlier encode (no vision run). */
   imageReused: boolean;
   preprocessMs: number;
@@ -150,4 +207,6 @@ export interface AnswerStats {
    */
   transferBytes: TransferBytes;
   providers: Record<ModuleName, Provider>;
+  /** Present when the answer was zoomed (`zoom: 'auto'`); no region found: absent, and the answer is the first pass's. */
+  zoom?: ZoomStats;
 }

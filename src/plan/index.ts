@@ -1,6 +1,7 @@
 import { LoupeError } from '../errors';
 import type { LoupeImageConfig, VisionSpec } from '../bundle';
 import { fitPlan } from './fit';
+import { atRegion, checkRegion } from './region';
 import { STRATEGIES, STRATEGY_MODULES, type AnyStrategy } from './strategies/registry';
 import type { DeviceLimits, ImagePlan, PlanOverrides } from './types';
 
@@ -38,8 +39,13 @@ export function planImage(width: number, height: number, context: PlanContext | 
   const ctx: PlanContext = 'config' in context ? context : { config: context };
   const module = strategyModule(overrides.strategy ?? ctx.config.strategy);
   const knobs = module.parse(ctx.config, overrides);
-  if (ctx.limits && ctx.vision) return fitPlan(module, knobs, width, height, ctx.config, ctx.vision, ctx.limits);
-  return module.plan(width, height, ctx.config, knobs);
+  const { region } = overrides;
+  if (region) checkRegion(region, width, height);
+  const [w, h] = region ? [region.width, region.height] : [width, height];
+  const plan = ctx.limits && ctx.vision ? fitPlan(module, knobs, w, h, ctx.config, ctx.vision, ctx.limits) : module.plan(w, h, ctx.config, knobs);
+  return region ? atRegion(plan, region, width, height) : plan;
 }
 export { planOverlay } from './overlay';
+export { tokenBoxes, type TokenBox } from './token-boxes';
+export { zoomWindow, zoomRegion, type GridWindow, type ZoomChoice, type ZoomOptions } from './zoom';
 export type { OverlayBox } from './overlay';

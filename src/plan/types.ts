@@ -10,6 +10,8 @@ export interface PlanOverrides {
   lowResolution?: number;
   tileSize?: number;
   maxTiles?: number;
+  /** Plan for this rectangle of the image only (whole pixels): the zoomed pass of `ask(..., { zoom })`. */
+  region?: Rect;
 }
 
 /** Limits of the device the vision graph runs on (from the GPU probe). */

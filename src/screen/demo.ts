@@ -1,9 +1,10 @@
-import { isLoupeError, loadModel, planImage, planOverlay, type ImagePlan, type LoupeChat, type LoupeModel, type PlanOverrides } from '..';
+import { isLoupeError, loadModel, planImage, planOverlay, type ImagePlan, type LoupeChat, type LoupeModel, type PlanOverrides, type Rect } from '..';
 import { formatModel, formatProgress, formatStats } from './format';
 import { describeStorage, makeAvailableOffline, registerOfflineShell } from './offline';
 import { loadSamples, TINY_SAMPLE, type Sample } from './samples';
 import { SHIPPED_BUNDLES, bundlesTaking } from './bundles';
 import { isCorrectAnswer } from '../tokens/answer';
+import { drawEvidence, toggleZoom, type EvidenceViewState } from '../component/evidence-canvas';
 
 // Which deploy is running (set VITE_BUILD_ID when building); shown so an update is visible.
 document.getElementById('build')!.textContent = `build ${(import.meta.env.VITE_BUILD_ID as string | undefined) ?? (import.meta.env.DEV ? 'dev' : 'local')}`;
@@ -137,6 +138,32 @@ async function showPreview(blob: Blob, plan: ImagePlan): Promise<void> {
   }
 }
 
+/** The last answer's evidence over the preview, while the toggle is on; clicking its box zooms there and back. */
+let evidenceView: EvidenceViewState | undefined;
+let evidenceBox: Rect | undefined;
+
+async function showEvidence(): Promise<void> {
+  const evidence = chat?.evidence;
+  const heat = $<HTMLInputElement>('evidence-toggle').checked;
+  if (!evidence || !currentImage || (!heat && !chat?.stats?.zoom)) {
+    evidenceView = undefined;
+    evidenceBox = undefined;
+    return;
+  }
+  evidenceView = { evidence, heat, view: undefined };
+  evidenceBox = await drawEvidence(preview, currentImage.blob, evidenceView).catch(() => undefined);
+}
+
+preview.addEventListener('click', (event) => {
+  if (!evidenceView || !currentImage || !toggleZoom(evidenceView, evidenceBox, preview, event)) return;
+  void drawEvidence(preview, currentImage.blob, evidenceView).then((box) => (evidenceBox = box));
+});
+$('evidence-toggle').addEventListener('change', () => {
+  if (!evidenceView || !currentImage) return;
+  evidenceView.heat = $<HTMLInputElement>('evidence-toggle').checked;
+  void drawEvidence(preview, currentImage.blob, evidenceView).then((box) => (evidenceBox = box));
+});
+
 async function useImage(blob: Blob, name: string): Promise<void> {
   if (!chat) {
     imageStatus.textContent = 'Load a model first.';
@@ -153,6 +180,8 @@ async function setImageOn(chat: LoupeChat, blob: Blob, name: string): Promise<vo
   try {
     const summary = await chat.setImage(blob, planOverrides());
     currentImage = { blob, name, width: summary.plan.imageWidth, height: summary.plan.imageHeight };
+    evidenceView = undefined;
+    evidenceBox = undefined;
     $('strategy-offer').replaceChildren();
     $('plan-summary').textContent = summarisePlan(summary.plan);
     await showPreview(blob, summary.plan).catch(() => undefined);
@@ -240,8 +269,12 @@ async function ask(text: string): Promise<void> {
   const answer = addTurn('assistant', '');
   answer.setAttribute('aria-busy', 'true');
   try {
-    for await (const piece of chat.ask(text, { maxNewTokens: 64, signal: stopper.signal })) answer.textContent += piece.text;
+    const zoom = $<HTMLInputElement>('zoom-toggle').checked;
+    const evidence = $<HTMLInputElement>('evidence-toggle').checked;
+    const options = { maxNewTokens: 64, signal: stopper.signal, ...(zoom ? { zoom: 'auto' as const } : {}), ...(evidence && hasImage ? { evidence: true } : {}) };
+    for await (const piece of chat.ask(text, options)) answer.textContent += piece.text;
     stats.textContent = chat.stats ? formatStats(chat.stats) : '';
+    await showEvidence();
     const truth = currentSample?.questions.find((q) => q.question === text.trim())?.answer;
     if (truth) showTruth(answer, truth);
   } catch (error) {

@@ -32,6 +32,16 @@ export function formatModel(info: ModelInfo): string {
   return `Loaded in ${Math.round(info.loadMs)} ms. ${modules}. ${gpu}. ${threads}.`;
 }
 
+/** A zoom: the first pass, and the region and second pass when it looked closer. */
+export function formatZoom(z: NonNullable<AnswerStats['zoom']>): string {
+  const first = `first pass ${z.firstPassMs.toFixed(0)} ms ("${z.firstAnswer.trim()}", confidence ${z.confidence.toFixed(2)})`;
+  if (!z.zoomed || !z.region) return `${first}, kept: ${z.region ? 'sure enough' : 'the evidence points nowhere'}`;
+  const { x, y, width, height } = z.region;
+  const tokens = `${z.visualTokens} tokens${z.keptGlobal ? ' (global + zoomed)' : ' (zoomed only)'}`;
+  const chose = z.chose === 'first' ? ` · kept the first answer (surer than "${(z.zoomedAnswer ?? '').trim()}")` : '';
+  return `zoomed to ${width}×${height} at (${x}, ${y}): ${first} · region encode ${z.encodeMs.toFixed(0)} ms · answer ${z.answerMs.toFixed(0)} ms, ${tokens}${chose}`;
+}
+
 export function formatStats(s: AnswerStats): string {
   const image = s.imageReused ? 'image features reused' : `preprocess ${s.preprocessMs.toFixed(0)} ms · encode ${s.encodeMs.toFixed(0)} ms`;
   return [
@@ -41,6 +51,7 @@ export function formatStats(s: AnswerStats): string {
     `${s.tokensGenerated} tokens (${s.stopReason})`,
     `${s.reusedTokens}/${s.promptTokens} prompt tokens from cache`,
     ...(s.trimmedTurns > 0 ? [`${s.trimmedTurns} earliest turn${s.trimmedTurns === 1 ? '' : 's'} left out to fit the context`] : []),
+    ...(s.zoom ? [formatZoom(s.zoom)] : []),
     `vision ${s.providers.vision_encoder} · embeddings ${s.providers.embed_tokens} · decoder ${s.providers.decoder_model_merged}`,
   ].join(' · ');
 }
