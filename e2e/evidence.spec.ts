@@ -99,3 +99,38 @@ test('the demo draws the evidence over the image, zooms on a click, and answers 
   await expect.poll(snapshot).toBe(heat);
   expect(errors).toEqual([]);
 });
+
+test('<loupe-chat evidence zoom="auto"> draws the evidence over its image and zooms on a click', async ({ page }) => {
+  await page.goto('/e2e/harness/component.html');
+  const chat = page.locator('loupe-chat');
+  await chat.evaluate((element) => {
+    element.setAttribute('evidence', '');
+    element.setAttribute('zoom', 'auto');
+  });
+  await expect(chat.locator('[part="status"]')).toContainText('Ready', { timeout: 120_000 });
+  await chat.locator('input[type="file"]').setInputFiles('e2e/fixtures/tiny-random-convllava/image.png');
+  await expect(chat.locator('[part="status"]')).toContainText('visual tokens', { timeout: 60_000 });
+  const canvas = chat.locator('[part="evidence"]');
+  await expect(canvas).toBeHidden();
+  await expect(chat.locator('input[name="evidence"]')).toBeChecked();
+  const answered = page.evaluate(
+    () =>
+      new Promise<{ zoomed: boolean | undefined }>((resolve) =>
+        document.querySelector('loupe-chat')!.addEventListener('loupe-answer', (e) => resolve({ zoomed: (e as CustomEvent<{ stats: { zoom?: { zoomed: boolean } } }>).detail.stats.zoom?.zoomed })),
+      ),
+  );
+  await chat.locator('[part="question"]').fill(golden.question);
+  await chat.locator('[part="ask-button"]').click();
+  expect((await answered).zoomed).toBe(true);
+  await expect(canvas).toBeVisible();
+  const snapshot = () => canvas.evaluate((c: HTMLCanvasElement) => c.toDataURL());
+  const heat = await snapshot();
+  await chat.locator('input[name="evidence"]').uncheck();
+  await expect.poll(snapshot).not.toBe(heat);
+  await chat.locator('input[name="evidence"]').check();
+  await expect.poll(snapshot).toBe(heat);
+  // The evidence box spans the image here (2 x 2 tokens, evidence spread): a click in its middle zooms.
+  const bounds = (await canvas.boundingBox())!;
+  await canvas.click({ position: { x: bounds.width * 0.4, y: bounds.height * 0.4 } });
+  await expect.poll(snapshot).not.toBe(heat);
+});
