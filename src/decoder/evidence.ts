@@ -13,7 +13,7 @@ export class EvidenceSum {
   private readonly sum: Float64Array;
   private pending: Float32Array | undefined;
   private layers = 0;
-  rows = 0;
+  private rows = 0;
 
   constructor(private readonly span: ImageSpan) {
     this.sum = new Float64Array(span.length);

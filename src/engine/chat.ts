@@ -54,12 +54,11 @@ const DEFAULT_ZOOM_MARGIN = 0.05;
 
 type CollectedAnswer = { result: AskResult; trimmed: number; pieces: TokenPiece[] };
 
-/** A zoom's first pass and what came of it: `first` when its answer stands, `firstPass` when the region was encoded. */
+/** A zoom's first pass and what came of it (`stats.zoomed`: the region was encoded and set for the answer). */
 interface ZoomOutcome {
   stats: ZoomStats;
   evidence: AnswerEvidence;
-  first?: CollectedAnswer;
-  firstPass?: CollectedAnswer;
+  firstPass: CollectedAnswer;
 }
 /** Positions an image must leave free: the template, a short question and a few answer tokens. */
 const MIN_PROMPT_ROOM = 16;
@@ -168,9 +167,14 @@ export class LoupeChat {
 
   /** Sends the image's features again if the language worker restarted since they were sent. */
   private async reattachImage(): Promise<void> {
+    if (this.features && this.features.generation !== this.context.languageGeneration()) await this.sendImage();
+  }
+
+  /** The image's own features to the language worker (again: after a restart, or after a zoomed answer). */
+  private async sendImage(): Promise<void> {
     const features = this.features;
+    if (!features) return;
     const generation = this.context.languageGeneration();
-    if (!features || features.generation === generation) return;
     await this.context.language.setImage(this.id, features.data.slice(), features.tokens);
     features.generation = generation;
   }
@@ -258,12 +262,11 @@ export class LoupeChat {
     try {
       await this.reattachImage();
       if (zoom) zoomed = await this.zoomIn(requestId, content, options, zoom);
-      if (zoomed?.first) {
-        // The first pass stands (sure enough, or no region): its answer is replayed, not asked again.
-        for (const piece of zoomed.first.pieces) onToken(piece);
-        ({ result, trimmed } = zoomed.first);
-      } else if (zoomed) {
-        ({ result, trimmed } = await this.closerAnswer(requestId, content, options, onToken, zoomed, zoom!));
+      if (zoom && zoomed) {
+        // Not zoomed (sure enough, or no region): the first answer is replayed, not asked again.
+        const chosen = zoomed.stats.zoomed ? await this.closerAnswer(requestId, content, options, zoomed, zoom) : zoomed.firstPass;
+        for (const piece of chosen.pieces) onToken(piece);
+        ({ result, trimmed } = chosen);
       } else {
         ({ result, trimmed } = await this.askLanguage(requestId, content, options, onToken, options.evidence === true));
       }
@@ -275,7 +278,7 @@ export class LoupeChat {
       overdue.settled();
       signal?.removeEventListener('abort', onAbort);
       // The zoomed tokens served this answer only: later turns see the image as it was set.
-      if (zoomed?.stats.zoomed) await this.restoreImage().catch(() => undefined);
+      if (zoomed?.stats.zoomed) await this.sendImage().catch(() => undefined);
     }
     if (zoomed) this.lastEvidence = zoomed.evidence;
     else if (options.evidence) this.lastEvidence = result.evidence && this.image ? answerEvidence(result.evidence, this.image.plan, this.context.stride, {}) : undefined;
@@ -320,6 +323,13 @@ export class LoupeChat {
     }
   }
 
+  /** An answer asked without streaming: its pieces are kept for replaying the one that is given. */
+  private async collectAnswer(requestId: number, content: string, options: AskOptions, evidence: boolean): Promise<CollectedAnswer> {
+    const pieces: TokenPiece[] = [];
+    const asked = await this.askLanguage(requestId, content, options, Comlink.proxy((piece: TokenPiece) => void pieces.push(piece)), evidence);
+    return { ...asked, pieces };
+  }
+
   /**
    * The zoom's first pass and region: an answer with its evidence (not shown). When the model
    * was sure of it (`confidence` above `sureAbove`) or the evidence points nowhere, that answer
@@ -332,8 +342,7 @@ export class LoupeChat {
     const features = this.features;
     if (!image || !features) throw new LoupeError('IMAGE_REQUIRED', 'zoom looks closer at the image: call setImage() before asking with zoom.');
     const t0 = performance.now();
-    const pieces: TokenPiece[] = [];
-    const first = await this.askLanguage(requestId, content, options, Comlink.proxy((piece: TokenPiece) => void pieces.push(piece)), true);
+    const first = await this.collectAnswer(requestId, content, options, true);
     if (first.result.stopReason === 'aborted') throw abortError('The answer');
     const evidence = answerEvidence(first.result.evidence ?? new Float32Array(image.visualTokens), image.plan, this.context.stride, zoom);
     const t1 = performance.now();
@@ -348,8 +357,7 @@ export class LoupeChat {
       visualTokens: features.tokens,
       keptGlobal: true,
     };
-    if (!evidence.top || first.result.confidence > (zoom.sureAbove ?? DEFAULT_ZOOM_SURE_ABOVE)) return { stats, evidence, first: { ...first, pieces } };
-    const firstPass = { ...first, pieces };
+    if (!evidence.top || first.result.confidence > (zoom.sureAbove ?? DEFAULT_ZOOM_SURE_ABOVE)) return { stats, evidence, firstPass: first };
     // The image's strategy, at the model's own knobs (or the zoom's resolution), on the region.
     const { strategy } = this.imageOverrides;
     const overrides: PlanOverrides = { ...(strategy ? { strategy } : {}), ...(zoom.resolution ? { resolution: zoom.resolution } : {}), region: evidence.top };
@@ -359,42 +367,23 @@ export class LoupeChat {
     const tokens = keptGlobal ? features.tokens + encoded.tokens : encoded.tokens;
     await this.context.language.setImage(this.id, keptGlobal ? joinFeatures(features.data, encoded.features) : encoded.features, tokens);
     Object.assign(stats, { zoomed: true, encodeMs: performance.now() - t1, visualTokens: tokens, keptGlobal });
-    return { stats, evidence, firstPass };
+    return { stats, evidence, firstPass: first };
   }
 
   /**
-   * The zoomed pass, collected, then the surer of the two answers replayed to the stream: the
-   * zoomed one unless the first was more confident by more than `margin` (a closer look at a
-   * large object can misread it; the model's own confidence says when).
+   * The zoomed pass, collected, and the surer of the two answers (to be replayed to the
+   * stream): the zoomed one unless the first was more confident by more than `margin` (a
+   * closer look at a large object can misread it; the model's own confidence says when).
    */
-  private async closerAnswer(
-    requestId: number,
-    content: string,
-    options: AskOptions,
-    onToken: (piece: TokenPiece) => void,
-    zoomed: ZoomOutcome,
-    zoom: ZoomRequest,
-  ): Promise<{ result: AskResult; trimmed: number }> {
+  private async closerAnswer(requestId: number, content: string, options: AskOptions, zoomed: ZoomOutcome, zoom: ZoomRequest): Promise<CollectedAnswer> {
     const started = performance.now();
-    const pieces: TokenPiece[] = [];
-    const closer = await this.askLanguage(requestId, content, options, Comlink.proxy((piece: TokenPiece) => void pieces.push(piece)), false);
-    const { stats } = zoomed;
+    const closer = await this.collectAnswer(requestId, content, options, false);
+    const { stats, firstPass: first } = zoomed;
     stats.answerMs = performance.now() - started;
     stats.zoomedAnswer = closer.result.text;
-    const first = zoomed.firstPass!;
     const keepFirst = closer.result.stopReason !== 'aborted' && first.result.confidence > closer.result.confidence + (zoom.margin ?? DEFAULT_ZOOM_MARGIN);
     stats.chose = keepFirst ? 'first' : 'zoomed';
-    const chosen = keepFirst ? first : { ...closer, pieces };
-    for (const piece of chosen.pieces) onToken(piece);
-    return chosen;
-  }
-
-  /** The image's own features back in the language worker after a zoomed answer. */
-  private async restoreImage(): Promise<void> {
-    const features = this.features;
-    if (!features) return;
-    await this.context.language.setImage(this.id, features.data.slice(), features.tokens);
-    features.generation = this.context.languageGeneration();
+    return keepFirst ? first : closer;
   }
 
   /**

@@ -1,8 +1,12 @@
 import type { ImagePlan, PlannedInput, Rect } from './types';
 import { outputSize } from './types';
 
-/** Where an input-tensor rectangle (output pixels) lies in the image, clipped to the image pixels. */
-function toImage(input: PlannedInput, r: Rect): Rect {
+/**
+ * Where a rectangle of an input's tensor (output pixels, within its window if it has one)
+ * lies in the image: back through the window, the resize and the placement, clipped to the
+ * input's source pixels (padding left out).
+ */
+export function outputToImage(input: PlannedInput, r: Rect): Rect {
   const sx = input.canvas.width / input.width;
   const sy = input.canvas.height / input.height;
   const ox = input.window?.x ?? 0;
@@ -39,14 +43,14 @@ export function tokenBoxes(plan: ImagePlan, stride: number): TokenBox[] {
     const grid = Number.isInteger(cols) && Number.isInteger(rows) ? cols * rows : 0;
     const kept = plan.recipe.keepLast?.[i] ?? (grid || input.tokens);
     if (grid < kept) {
-      const whole = toImage(input, { x: 0, y: 0, ...out });
+      const whole = outputToImage(input, { x: 0, y: 0, ...out });
       return Array.from({ length: kept }, () => ({ ...whole, input: index }));
     }
     return Array.from({ length: kept }, (_, k) => {
       const cell = grid - kept + k;
       const col = cell % cols;
       const row = Math.floor(cell / cols);
-      const box = toImage(input, { x: col * stride, y: row * stride, width: stride, height: stride });
+      const box = outputToImage(input, { x: col * stride, y: row * stride, width: stride, height: stride });
       return { ...box, input: index, cell: { col, row, cols, rows } };
     });
   });

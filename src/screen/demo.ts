@@ -151,17 +151,21 @@ async function showEvidence(): Promise<void> {
     return;
   }
   evidenceView = { evidence, heat, view: undefined };
-  evidenceBox = await drawEvidence(preview, currentImage.blob, evidenceView).catch(() => undefined);
+  await redrawEvidence();
+}
+
+async function redrawEvidence(): Promise<void> {
+  if (evidenceView && currentImage) evidenceBox = await drawEvidence(preview, currentImage.blob, evidenceView).catch(() => undefined);
 }
 
 preview.addEventListener('click', (event) => {
   if (!evidenceView || !currentImage || !toggleZoom(evidenceView, evidenceBox, preview, event)) return;
-  void drawEvidence(preview, currentImage.blob, evidenceView).then((box) => (evidenceBox = box));
+  void redrawEvidence();
 });
 $('evidence-toggle').addEventListener('change', () => {
   if (!evidenceView || !currentImage) return;
   evidenceView.heat = $<HTMLInputElement>('evidence-toggle').checked;
-  void drawEvidence(preview, currentImage.blob, evidenceView).then((box) => (evidenceBox = box));
+  void redrawEvidence();
 });
 
 async function useImage(blob: Blob, name: string): Promise<void> {
