@@ -3,9 +3,11 @@
     /usr/bin/python3 -m training.vlm.report        # reads training/results/*.jsonl
 
 Inputs: the summary and per-type lines `training.vlm.evaluate --out` writes (PyTorch), one
-file per split. Outputs: training/results/accuracy.svg (accuracy against input resolution
-and visual tokens, per split, with the ViT-336 control) and the per-type table in
-README.md between the `loupe-synth-table` markers. Deterministic: same lines, same bytes.
+file per split, and `npm run eval --zoom` lines (browser-zoom-*.jsonl, issue #16). Outputs:
+training/results/accuracy.svg (accuracy against input resolution and visual tokens, per split,
+with the ViT-336 control), the per-type table in README.md between the `loupe-synth-table`
+markers and the look-closer table between the `loupe-synth-zoom-table` markers.
+Deterministic: same lines, same bytes.
 """
 
 from __future__ import annotations
@@ -92,17 +94,45 @@ def table(lines: list[dict]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def zoom_table(lines: list[dict]) -> str:
+    """With and without look-closer, per split: per-type and overall accuracy, ms a question, region coverage."""
+    per: dict[tuple, dict[str, str]] = defaultdict(dict)
+    totals: dict[tuple, dict] = {}
+    for x in lines:
+        key = (x["split"], x["strategy"], str(x["resolution"]))
+        if x.get("summary"):
+            totals[key] = x
+        elif "type" in x:
+            per[key][x["type"]] = f'{x["accuracy"]:.0f}'
+    rows = ["| split | input | " + " | ".join(TYPES) + " | all | ms a question | region holds ≥ half the object |",
+            "|---|---|" + "---:|" * (len(TYPES) + 3)]
+    for key in sorted(totals, key=lambda k: (k[0], k[1])):
+        split, strategy, res = key
+        t = totals[key]
+        label = f"{res} + look closer" if strategy.endswith("+zoom") else res
+        covers = f'{t["region_covers"]:.1f} %' if "region_covers" in t else "–"
+        rows.append(f"| {split} | {label} | " + " | ".join(per[key].get(ty, "–") for ty in TYPES) + f' | **{t["accuracy"]:.2f}** | {t["ms_mean"]} | {covers} |')
+    return "\n".join(rows) + "\n"
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    block = f"<!-- {name} -->\n" + body + f"<!-- /{name} -->"
+    text, n = re.subn(rf"<!-- {name} -->.*?<!-- /{name} -->", lambda _: block, text, flags=re.S)
+    if n != 1:
+        raise SystemExit(f"README.md needs one <!-- {name} --> ... <!-- /{name} --> block")
+    return text
+
+
 def main() -> None:
     lines = load(sorted(p for p in RESULTS.glob("pytorch-*.jsonl") if ".items." not in p.name))
     if not lines:
         raise SystemExit(f"no pytorch-*.jsonl under {RESULTS}: run training.vlm.evaluate --out first")
     (RESULTS / "accuracy.svg").write_text(chart(summaries(lines)))
     readme = REPO / "README.md"
-    text = readme.read_text()
-    block = "<!-- loupe-synth-table -->\n" + table(lines) + "<!-- /loupe-synth-table -->"
-    text, n = re.subn(r"<!-- loupe-synth-table -->.*?<!-- /loupe-synth-table -->", lambda _: block, text, flags=re.S)
-    if n != 1:
-        raise SystemExit("README.md needs one <!-- loupe-synth-table --> ... <!-- /loupe-synth-table --> block")
+    text = replace_block(readme.read_text(), "loupe-synth-table", table(lines))
+    zoom = load(sorted(p for p in RESULTS.glob("browser-zoom-*.jsonl") if ".items." not in p.name))
+    if zoom:
+        text = replace_block(text, "loupe-synth-zoom-table", zoom_table([x for x in zoom if not x.get("compare")]))
     readme.write_text(text)
     print(f"wrote {RESULTS / 'accuracy.svg'} and the README table ({len(lines)} lines)")
 
