@@ -3,6 +3,8 @@
 
 - q4: com.microsoft `MatMulNBits`, 4-bit, blocks of 32 along K, asymmetric per-block
   min/max with a 4-bit zero point. Used for the decoder (every Linear incl. lm_head).
+  The checkpoint converter (training/convert) searches each block's range and keeps
+  lm_head at 8 bits (`quantize_blocks`).
 - int8: weight-only, symmetric per output channel, standard `DequantizeLinear` feeding
   the original op. Used for the convolutional encoder and the embedding table, which
   MatMulNBits cannot cover.
@@ -26,21 +28,59 @@ INT8_MIN_ELEMENTS = 64
 # ---- 4-bit blocks (MatMulNBits) -------------------------------------------------
 
 
-def quantize_q4(b_kn: np.ndarray, block: int = Q4_BLOCK):
+def quantize_q4(b_kn: np.ndarray, block: int = Q4_BLOCK, search: bool = False):
     """B [K, N] float -> (packed uint8 [N, nb, block/2], scales f32 [N*nb], zero points
-    uint8 [N * ceil(nb/2)]), nb = ceil(K / block). K is zero-padded to whole blocks."""
+    uint8 [N * ceil(nb/2)]), nb = ceil(K / block). K is zero-padded to whole blocks.
+    search: each block's range is the one of `CLIP_CANDIDATES` (min/max shrunk towards 0)
+    with the least squared error, instead of min/max itself."""
+    return quantize_blocks(b_kn, 4, block, search)
+
+
+def dequantize_q4(packed: np.ndarray, scales: np.ndarray, zp_packed: np.ndarray, k: int) -> np.ndarray:
+    """Inverse of `quantize_q4` -> B [K, N] float32 (what MatMulNBits multiplies by)."""
+    return dequantize_blocks(packed, scales, zp_packed, k, 4)
+
+
+# A block's range [lo, hi] (both including 0) is tried at these fractions of its min / max:
+# clipping the extremes trades their error for a finer step on the rest (what llama.cpp's
+# and AWQ's range searches do). 16 candidates cost 3x min/max alone.
+CLIP_CANDIDATES = np.linspace(0.6, 1.0, 16)
+
+
+def quantize_blocks(b_kn: np.ndarray, bits: int, block: int = Q4_BLOCK, search: bool = False):
+    """MatMulNBits' layout for bits 4 or 8: asymmetric blocks of `block` along K, one float
+    scale and one unsigned zero point per block. 4 bits pack two values per byte (element
+    2j in the low nibble) and two zero points per byte; 8 bits store one per byte."""
+    if bits not in (4, 8):
+        raise ValueError(f"MatMulNBits blocks of {bits} bits: expected 4 or 8")
+    top = (1 << bits) - 1
     k, n = b_kn.shape
     nb = -(-k // block)
     w = np.zeros((n, nb * block), dtype=np.float32)
     w[:, :k] = b_kn.T  # MatMulNBits stores B transposed: one row per output column
     w = w.reshape(n, nb, block)
     # The range always includes 0 so the zero point is exactly representable.
-    lo = np.minimum(w.min(axis=-1), 0.0)
-    hi = np.maximum(w.max(axis=-1), 0.0)
-    scale = (hi - lo) / Q4_MAX
-    scale = np.where(scale == 0, 1.0, scale).astype(np.float32)
-    zp = np.clip(np.round(-lo / scale), 0, Q4_MAX).astype(np.uint8)
-    q = np.clip(np.round(w / scale[..., None]) + zp[..., None], 0, Q4_MAX).astype(np.uint8)
+    lo0 = np.minimum(w.min(axis=-1), 0.0)
+    hi0 = np.maximum(w.max(axis=-1), 0.0)
+    best = None
+    for f in CLIP_CANDIDATES if search else (1.0,):
+        scale = (hi0 - lo0) * np.float32(f) / top
+        scale = np.where(scale == 0, 1.0, scale).astype(np.float32)
+        zp = np.clip(np.round(-lo0 * np.float32(f) / scale), 0, top).astype(np.uint8)
+        q = np.clip(np.round(w / scale[..., None]) + zp[..., None], 0, top).astype(np.uint8)
+        if not search:
+            best = (q, scale, zp)
+            break
+        err = np.square((q.astype(np.float32) - zp[..., None]) * scale[..., None] - w).sum(axis=-1)
+        if best is None:
+            best, best_err = (q, scale, zp), err
+            continue
+        better = err < best_err
+        best[0][better], best[1][better], best[2][better] = q[better], scale[better], zp[better]
+        best_err = np.where(better, err, best_err)
+    q, scale, zp = best
+    if bits == 8:
+        return q, scale.reshape(-1), zp.reshape(-1)
     packed = (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)  # element 2j low nibble
     zp_padded = np.zeros((n, nb + nb % 2), dtype=np.uint8)
     zp_padded[:, :nb] = zp
@@ -48,14 +88,18 @@ def quantize_q4(b_kn: np.ndarray, block: int = Q4_BLOCK):
     return packed, scale.reshape(-1), zp_packed.reshape(-1)
 
 
-def dequantize_q4(packed: np.ndarray, scales: np.ndarray, zp_packed: np.ndarray, k: int) -> np.ndarray:
-    """Inverse of `quantize_q4` -> B [K, N] float32 (what MatMulNBits multiplies by)."""
-    n, nb, half = packed.shape
-    q = np.empty((n, nb, 2 * half), dtype=np.float32)
-    q[..., 0::2] = packed & 0x0F
-    q[..., 1::2] = packed >> 4
-    zps = zp_packed.reshape(n, -1)
-    zp = np.stack([zps & 0x0F, zps >> 4], axis=-1).reshape(n, -1)[:, :nb].astype(np.float32)
+def dequantize_blocks(data: np.ndarray, scales: np.ndarray, zero_points: np.ndarray, k: int, bits: int) -> np.ndarray:
+    """Inverse of `quantize_blocks` -> B [K, N] float32 (what MatMulNBits multiplies by)."""
+    if bits == 8:
+        n, nb, _ = data.shape
+        q, zp = data.astype(np.float32), zero_points.reshape(n, nb).astype(np.float32)
+    else:
+        n, nb, half = data.shape
+        q = np.empty((n, nb, 2 * half), dtype=np.float32)
+        q[..., 0::2] = data & 0x0F
+        q[..., 1::2] = data >> 4
+        zps = zero_points.reshape(n, -1)
+        zp = np.stack([zps & 0x0F, zps >> 4], axis=-1).reshape(n, -1)[:, :nb].astype(np.float32)
     w = (q - zp[..., None]) * scales.reshape(n, nb)[..., None]
     return np.ascontiguousarray(w.reshape(n, -1)[:, :k].T)
 

@@ -34,7 +34,7 @@ interface PiipGolden {
   pixel_values_low: Stats;
   image_features: { file: string };
   first_logits: { file: string; argmax: number };
-  first_logits_q4_reference: { file: string; cosine_to_fp32: number };
+  first_logits_q4_reference: { file: string; cosine_to_fp32: number; min_cosine_other_questions: number };
   greedy_ids: number[];
 }
 
@@ -96,16 +96,17 @@ describe('a converted PIIP-LLaVA checkpoint', () => {
     expect(await greedyIds(language, spec, ids, span())).toEqual(g.greedy_ids);
   });
 
-  it('int8 encoder at cosine >= 0.99; the streamed q4 decoder computes its 4-bit weights exactly', async () => {
+  it('int8 encoder at cosine >= 0.99; the streamed q4 decoder computes its quantised weights exactly, at cosine >= 0.99 of fp32', async () => {
     const int8 = await openModule('vision_encoder', 'int8', 2, DIR);
     expect(cosine((await encodePlan(int8, plan, tensors)).features, reference)).toBeGreaterThanOrEqual(0.99);
     await int8.release();
     const q4 = new LanguageModel(spec, await openModule('embed_tokens', 'fp32', 2, DIR), await openModule('decoder_model_merged', 'q4', 2, DIR));
     const logits = await q4.step(ids, new KvCache(spec.text), span());
     expect(maxAbsDiff(logits.subarray(0, vocab), readF32(`${FIXTURES}${g.first_logits_q4_reference.file}`))).toBeLessThan(1e-3);
-    // How much 4 bits lose on these random Llama weights is a figure (cosine 0.9853 to fp32:
-    // under the issue's 0.99, as MC-LLaVA's 0.9888), not a pass.
-    expect(cosine(logits.subarray(0, vocab), referenceLogits)).toBeCloseTo(g.first_logits_q4_reference.cosine_to_fp32, 3);
+    // 4-bit blocks with searched ranges and an 8-bit lm_head (stream_decoder.WIDE_BITS): within
+    // the bar of fp32 here and (PyTorch) on four more prompts.
+    expect(cosine(logits.subarray(0, vocab), referenceLogits)).toBeGreaterThanOrEqual(0.99);
+    expect(g.first_logits_q4_reference.min_cosine_other_questions).toBeGreaterThanOrEqual(0.99);
     await q4.release();
   });
 });

@@ -122,7 +122,7 @@ interface McConvertGolden {
   keep: number[];
   coords: number[][];
   first_logits: { file: string; argmax: number };
-  first_logits_q4_reference: { file: string; cosine_to_fp32: number };
+  first_logits_q4_reference: { file: string; cosine_to_fp32: number; min_cosine_other_questions: number };
   greedy_ids: number[];
 }
 
@@ -169,7 +169,7 @@ describe('a converted MC-LLaVA checkpoint (Phi-2 decoder)', () => {
     expect(await greedyIds(language, mcSpec, ids, span())).toEqual(mc.greedy_ids);
   });
 
-  it('int8 encoder at cosine >= 0.99; the q4 decoder computes its 4-bit weights exactly', async () => {
+  it('int8 encoder at cosine >= 0.99; the q4 decoder computes its quantised weights exactly, at cosine >= 0.99 of fp32', async () => {
     const int8 = await openModule('vision_encoder', 'int8', 2, dir);
     const pixels = renderPlan(new RasterSource(picture, mcPlan.alphaFill), mcPlan, mcSpec.image).tensors;
     const int8Features = (await encodePlan(int8, mcPlan, pixels)).features;
@@ -177,10 +177,11 @@ describe('a converted MC-LLaVA checkpoint (Phi-2 decoder)', () => {
     await int8.release();
     const q4 = new LanguageModel(mcSpec, await openModule('embed_tokens', 'fp32', 2, dir), await openModule('decoder_model_merged', 'q4', 2, dir));
     const q4Logits = await q4.step(ids, new KvCache(mcSpec.text), span());
-    // Exact against the reference on the 4-bit grid; how much 4 bits lose on these random
-    // Phi weights is a figure (cosine 0.9888 to fp32: under the 0.99 bar), not a pass.
+    // Exact against the reference with the converter's quantised weights (4-bit blocks,
+    // lm_head at 8 bits), and within the bar of fp32 here and (PyTorch) on four more prompts.
     expect(maxAbsDiff(q4Logits, readF32(`${FIXTURES}${mc.first_logits_q4_reference.file}`))).toBeLessThan(1e-3);
-    expect(cosine(q4Logits, referenceLogits)).toBeCloseTo(mc.first_logits_q4_reference.cosine_to_fp32, 3);
+    expect(cosine(q4Logits, referenceLogits)).toBeGreaterThanOrEqual(0.99);
+    expect(mc.first_logits_q4_reference.min_cosine_other_questions).toBeGreaterThanOrEqual(0.99);
     await q4.release();
   });
 });

@@ -3,8 +3,9 @@ PyTorch module: the memory-safe path for 7B checkpoints (fp32 would be 27 GB; th
 has 24) and MC-LLaVA's 3B (11 GB as a float32 module).
 
 Each weight arrives from the checkpoint's shards (one shard in memory at a time), is
-quantised on its own (q / k / v / o / gate / up / down / lm_head to 4-bit `MatMulNBits`
-blocks, norms kept float32) and appended to `<file>_data`, `<file>_data_1`, ... (a new file
+quantised on its own (q / k / v / o / gate / up / down to 4-bit `MatMulNBits` blocks with
+each block's range searched, lm_head to 8-bit blocks, norms kept float32: `WEIGHT_BITS`)
+and appended to `<file>_data`, `<file>_data_1`, ... (a new file
 before one would pass 2 GB: protobuf's cap, and what transformers.js expects); the graph,
 built with `onnx.helper`, only points at those bytes. Its inputs, outputs and maths are
 the traced export's (training/export_onnx.py over loupe_models/llama.py), so the runtime
@@ -28,7 +29,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from ..export_onnx import OPSET
-from ..quantize import MS_DOMAIN, Q4_BLOCK, quantize_q4
+from ..quantize import MS_DOMAIN, Q4_BLOCK, dequantize_blocks, quantize_blocks
 
 TENSOR_TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.uint8): TensorProto.UINT8}
 CHUNK_LIMIT = 2**31 - 2**24  # bytes per data file, under protobuf's 2 GB
@@ -92,21 +93,40 @@ class Graph:
 
 
 ROWS_PER_CHUNK = 1024
+# Bits of a decoder matrix's MatMulNBits blocks, by its key ("lm_head", "3.mlp.fc1", ...).
+# lm_head stays at 8 bits, as llama.cpp keeps its output matrix at 6 and onnxruntime-genai's
+# builder offers. With the searched 4-bit ranges it moved the tiny releases' first logits
+# from cosine 0.9888 / 0.9853 (MC-LLaVA / PIIP, min / max 4-bit everywhere) to 0.9936 / 0.9914
+# (e2e/fixtures/convert/*golden.json). At 7B it adds 67 MB to a 4.2 GB decoder.
+WIDE_BITS = {"lm_head": 8}
+SEARCH_RANGES = True
 
 
-def _store_q4(data: ExternalData, weight: torch.Tensor, name: str, inits: list[TensorProto]) -> tuple[int, int]:
-    """A PyTorch Linear weight [N, K] as MatMulNBits blocks in the data file -> (K, N).
+def weight_bits(key: str) -> int:
+    return WIDE_BITS.get(key, 4)
+
+
+def on_grid(weight: torch.Tensor, key: str) -> torch.Tensor:
+    """A Linear weight [N, K] as the converted graph multiplies by it (quantised, then
+    dequantised): what a reference runs to check the q4 graph exactly."""
+    bits, b = weight_bits(key), weight.float().numpy().T
+    return torch.from_numpy(dequantize_blocks(*quantize_blocks(b, bits, Q4_BLOCK, SEARCH_RANGES), k=b.shape[0], bits=bits).T.copy())
+
+
+def _store_blocks(data: ExternalData, weight: torch.Tensor, name: str, key: str, inits: list[TensorProto]) -> tuple[int, int, int]:
+    """A PyTorch Linear weight [N, K] as MatMulNBits blocks in the data file -> (K, N, bits).
     Quantised 1024 output rows at a time (every block lies in one row), so a float32 copy of
     the whole weight (lm_head: 0.5 GB at 7B) never exists."""
     n, k = weight.shape
-    parts = [quantize_q4(weight[i : i + ROWS_PER_CHUNK].float().numpy().T) for i in range(0, n, ROWS_PER_CHUNK)]
+    bits = weight_bits(key)
+    parts = [quantize_blocks(weight[i : i + ROWS_PER_CHUNK].float().numpy().T, bits, Q4_BLOCK, SEARCH_RANGES) for i in range(0, n, ROWS_PER_CHUNK)]
     packed, scales, zps = (np.concatenate([p[j] for p in parts]) for j in range(3))
     inits += [data.add(f"{name}_Q4", packed), data.add(f"{name}_scales", scales), data.add(f"{name}_zero_points", zps)]
-    return k, n
+    return k, n, bits
 
 
-def _q4_node(g: Graph, x: str, name: str, k: int, n: int) -> str:
-    return g.op("MatMulNBits", x, f"{name}_Q4", f"{name}_scales", f"{name}_zero_points", domain=MS_DOMAIN, K=k, N=n, bits=4, block_size=Q4_BLOCK)
+def _q4_node(g: Graph, x: str, name: str, k: int, n: int, bits: int) -> str:
+    return g.op("MatMulNBits", x, f"{name}_Q4", f"{name}_scales", f"{name}_zero_points", domain=MS_DOMAIN, K=k, N=n, bits=bits, block_size=Q4_BLOCK)
 
 
 def _rms(g: Graph, x: str, weight: str, eps: float) -> str:
@@ -141,7 +161,7 @@ def write_llama_q4(cfg: dict, weights: Iterable[tuple[str, torch.Tensor]], path:
     kv, dim, eps = cfg.get("num_key_value_heads", heads), hidden // heads, cfg.get("rms_norm_eps", 1e-6)
     data = ExternalData(path)
     inits: list[TensorProto] = []
-    stored: dict = {}  # key -> initializer name (norms) or (K, N) of its MatMulNBits blocks
+    stored: dict = {}  # key -> initializer name (norms) or (K, N, bits) of its MatMulNBits blocks
     g = Graph()
     # Weights first, in whatever order the shards hold them: norms as float32 tensors,
     # matrices straight to MatMulNBits blocks (their nodes are wired below by name).
@@ -156,15 +176,14 @@ def write_llama_q4(cfg: dict, weights: Iterable[tuple[str, torch.Tensor]], path:
         else:
             if key == "lm_head" and extra_rows:
                 tensor = torch.cat([tensor, torch.zeros(extra_rows, tensor.shape[1], dtype=tensor.dtype)])  # in its own dtype
-            stored[key] = _store_q4(data, tensor, f"w/{key}", inits)  # quantised now; only (K, N) kept
+            stored[key] = _store_blocks(data, tensor, f"w/{key}", key, inits)  # quantised now; only (K, N, bits) kept
     data.close()
     x = "inputs_embeds"
     cos, sin = _rotary_tables(g, dim, cfg.get("rope_theta", 10000.0))
     allowed = _allowed(g)
 
     def q4(x_in: str, key: str) -> str:
-        k, n = stored[key]
-        return _q4_node(g, x_in, f"w/{key}", k, n)
+        return _q4_node(g, x_in, f"w/{key}", *stored[key])
 
     for i in range(layers):
         h = _rms(g, x, stored[f"{i}.input_layernorm"], eps)
@@ -282,14 +301,13 @@ def write_phi_q4(cfg: dict, weights: Iterable[tuple[str, torch.Tensor]], path: P
             inits.append(data.add(f"w/{key}.{kind}", tensor.float().numpy()))
             stored[f"{key}.{kind}"] = f"w/{key}.{kind}"
         else:
-            stored[key] = _store_q4(data, tensor, f"w/{key}", inits)
+            stored[key] = _store_blocks(data, tensor, f"w/{key}", key, inits)
     data.close()
     cos, sin = _rotary_tables(g, rot, cfg.get("rope_theta", 10000.0))
     allowed = _allowed(g)
 
     def linear(x_in: str, key: str) -> str:
-        k, n = stored[key]
-        return g.op("Add", _q4_node(g, x_in, f"w/{key}", k, n), stored[f"{key}.bias"])
+        return g.op("Add", _q4_node(g, x_in, f"w/{key}", *stored[key]), stored[f"{key}.bias"])
 
     x = "inputs_embeds"
     for i in range(layers):
