@@ -15,6 +15,8 @@ export interface WorkerLoadRequest {
   cache: boolean;
   /** Where images become tensors: WebGPU compute, the CPU, or whichever is faster here. */
   preprocessor?: PreprocessorRequest;
+  /** wasm: unpack the decoder's MatMulNBits blocks to fp32 weights at load (default true). */
+  unpackWeights?: boolean;
 }
 
 export interface WorkerLoadResult {
@@ -40,7 +42,10 @@ export interface EncodeRequest {
   /** The image, or `{ keptFor }`: the one kept for that chat by an earlier request's `keepFor`. */
   source: WorkerImageSource | { keptFor: number };
   overrides?: PlanOverrides;
-  /** Keep the decoded image for this chat (its zoomed passes re-read it), replacing what it kept before. */
+  /**
+   * Keep this chat's image for its zoomed passes, replacing what it kept before: a file's
+   * encoded bytes (each closer look decodes them again), or the page's ImageBitmap / ImageData.
+   */
   keepFor?: number;
 }
 

@@ -3,7 +3,7 @@ import { selectDtypes, type BundleSpec } from '../src/bundle';
 import { chooseProvider, configureOrt, startRuntime, gpuBufferBytes, loadModuleSession, type GpuBufferBytes, type GpuReport } from '../src/device';
 import type { ort } from '../src/device/ort';
 import { LoupeError, abortError } from '../src/errors';
-import { choosePreprocessor, decodeImage, renderInput, renderPlan, renderPlanWith, type DecodedImage, type GpuRenderer, type PlanPixels } from '../src/pixels';
+import { choosePreprocessor, decodeImage, fetchImageSource, renderInput, renderPlan, renderPlanWith, type DecodedImage, type GpuRenderer, type PlanPixels } from '../src/pixels';
 import { outputSize, planImage, type ImagePlan } from '../src/plan';
 import { encodePlan } from '../src/vision';
 import { CancelRegistry, TaskQueue, requireLoaded } from './cancellation';
@@ -15,6 +15,13 @@ interface Decoded {
   image: DecodedImage;
   decodeMs: number;
 }
+
+/**
+ * What a chat keeps for its zoomed passes: a file's encoded bytes (decoded again by each
+ * closer look: a 24 MP photo is a few MB as JPEG, 96 MB as a bitmap held for the whole
+ * chat), or a source the page gave already decoded (an ImageBitmap or ImageData).
+ */
+type Kept = { blob: Blob } | { decoded: DecodedImage };
 
 interface Prepared {
   plan: ImagePlan;
@@ -28,8 +35,8 @@ export class VisionService implements VisionWorkerApi {
   private session: ort.InferenceSession | undefined;
   private spec: BundleSpec | undefined;
   private gpu: GpuReport | undefined;
-  /** Decoded images kept per chat for zoomed passes (`keepFor`), until replaced or forgotten. */
-  private readonly kept = new Map<number, DecodedImage>();
+  /** Each chat's image for zoomed passes (`keepFor`), until replaced or forgotten. */
+  private readonly kept = new Map<number, Kept>();
   private provider: 'webgpu' | 'wasm' = 'wasm';
   private renderer: GpuRenderer | undefined;
   private readonly cancels = new CancelRegistry();
@@ -92,20 +99,34 @@ export class VisionService implements VisionWorkerApi {
     const signal = this.cancels.begin(request.requestId);
     const run = async () => {
       const t0 = performance.now();
-      const { source } = request;
-      const reused = typeof source === 'object' && 'keptFor' in source;
-      const image = reused ? this.keptImage(source.keptFor) : await decodeImage(source, signal);
-      let keep = false;
+      const { image, reused, keep } = await this.open(request, signal);
+      let done = false;
       try {
         const result = await this.queue.run(() => work({ image, decodeMs: performance.now() - t0 }, signal));
-        keep = request.keepFor !== undefined;
+        done = true;
         return result;
       } finally {
-        if (keep && !reused) this.keep(request.keepFor!, image);
-        else if (!reused) image.close();
+        if (done && keep) this.keep(request.keepFor!, keep);
+        if (!reused && !(done && keep && 'decoded' in keep)) image.close();
       }
     };
     return run().finally(() => this.cancels.end(request.requestId));
+  }
+
+  /**
+   * The request's image, decoded: a new source (a URL fetched first), with what `keepFor`
+   * keeps of it, or the chat's kept one (its bytes decoded again, or the page's own bitmap).
+   */
+  private async open(request: EncodeRequest, signal: AbortSignal): Promise<{ image: DecodedImage; reused: boolean; keep?: Kept }> {
+    const { source } = request;
+    if (typeof source === 'object' && 'keptFor' in source) {
+      const held = this.keptImage(source.keptFor);
+      return 'decoded' in held ? { image: held.decoded, reused: true } : { image: await decodeImage(held.blob, signal), reused: false };
+    }
+    const fetched = await fetchImageSource(source, signal);
+    const image = await decodeImage(fetched, signal);
+    if (request.keepFor === undefined) return { image, reused: false };
+    return { image, reused: false, keep: fetched instanceof Blob ? { blob: fetched } : { decoded: image } };
   }
 
   encode(request: EncodeRequest): Promise<EncodeResult> {
@@ -145,7 +166,7 @@ export class VisionService implements VisionWorkerApi {
     });
   }
 
-  private keptImage(chatId: number): DecodedImage {
+  private keptImage(chatId: number): Kept {
     const image = this.kept.get(chatId);
     if (!image) {
       throw new LoupeError('IMAGE_REQUIRED', "This chat's image is no longer held by the vision worker (it restarted, or the chat was reset): set the image again.");
@@ -153,14 +174,14 @@ export class VisionService implements VisionWorkerApi {
     return image;
   }
 
-  private keep(chatId: number, image: DecodedImage): void {
-    const before = this.kept.get(chatId);
-    if (before && before !== image) before.close();
+  private keep(chatId: number, image: Kept): void {
+    this.forget(chatId);
     this.kept.set(chatId, image);
   }
 
   forget(chatId: number): void {
-    this.kept.get(chatId)?.close();
+    const before = this.kept.get(chatId);
+    if (before && 'decoded' in before) before.decoded.close();
     this.kept.delete(chatId);
   }
 
@@ -177,8 +198,7 @@ export class VisionService implements VisionWorkerApi {
   }
 
   async dispose(): Promise<void> {
-    for (const image of this.kept.values()) image.close();
-    this.kept.clear();
+    for (const chatId of [...this.kept.keys()]) this.forget(chatId);
     this.device.release();
     await this.session?.release();
     this.session = undefined;

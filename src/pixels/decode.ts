@@ -82,6 +82,14 @@ function fromBitmap(bitmap: ImageBitmap, opaque = false): DecodedImage {
   };
 }
 
+/**
+ * The source as the worker can hold it: a URL fetched to its (still encoded) bytes; a Blob,
+ * ImageBitmap or ImageData as it is.
+ */
+export async function fetchImageSource(source: WorkerImageSource, signal?: AbortSignal): Promise<Exclude<WorkerImageSource, string>> {
+  return typeof source === 'string' ? blobFromUrl(source, signal) : source;
+}
+
 /** Decodes any accepted source inside the worker, without materialising a full-size copy. */
 export async function decodeImage(source: WorkerImageSource, signal?: AbortSignal): Promise<DecodedImage> {
   if (typeof ImageData !== 'undefined' && source instanceof ImageData) {

@@ -9,7 +9,7 @@ export { RasterSource, compositeOver } from './source';
 export type { PixelSource } from './source';
 export { BitmapSource } from './bitmap-source';
 export { bilinearResizeChw } from './torch-bilinear';
-export { decodeImage, type DecodedImage } from './decode';
+export { decodeImage, fetchImageSource, type DecodedImage } from './decode';
 export type { WorkerImageSource } from './decode';
 export { choosePreprocessor } from './gpu/choose';
 export type { PreprocessorRequest, PreprocessorReport } from './gpu/choose';
