@@ -130,6 +130,7 @@ export async function loadOnce(o: { bundle: string; device: 'wasm' | 'webgpu'; r
     for (const m of Object.values(modules)) {
       breakdown[`${m.module}_fetch`] = m.fetchMs ?? 0;
       breakdown[`${m.module}_session`] = m.sessionMs;
+      if (m.unpackedWeights) breakdown[`${m.module}_unpack`] = m.unpackedWeights.ms;
     }
     const dtype = Object.fromEntries(Object.values(modules).map((m) => [m.module, m.dtype]));
     await model.dispose();

@@ -51,7 +51,7 @@ export class LanguageService implements LanguageWorkerApi {
     // are created one after the other, loadModuleSession sees to that).
     const [embedResult, decoderResult] = await Promise.allSettled([
       loadModuleSession({ ...common, module: 'embed_tokens', dtype: dtypes.embed_tokens, gpuOutputs: ['inputs_embeds'] }),
-      loadModuleSession({ ...common, module: 'decoder_model_merged', dtype: dtypes.decoder_model_merged, gpuOutputs }),
+      loadModuleSession({ ...common, module: 'decoder_model_merged', dtype: dtypes.decoder_model_merged, gpuOutputs, unpack: request.unpackWeights ?? true }),
     ]);
     if (embedResult.status === 'rejected' || decoderResult.status === 'rejected') {
       for (const result of [embedResult, decoderResult]) if (result.status === 'fulfilled') await result.value.session.release();

@@ -3,7 +3,8 @@ import { externalDataFiles, fetchBytes, fetchSize, moduleFileName, type Dtype, t
 import { preflightModule } from './preflight';
 import type { KvLayout } from '../models';
 import type { ProviderChoice } from './provider';
-import { createSession, type CreatedSession, type ExternalData } from './session';
+import { createSession, unpackForWasm, type CreatedSession, type ExternalData } from './session';
+import type { UnpackedGraph } from './unpack-nbits';
 import { startRuntime } from './runtime-start';
 
 export interface LoadModuleRequest {
@@ -18,6 +19,8 @@ export interface LoadModuleRequest {
   /** The bundle's external data declaration (weights in `<file>_data` files). */
   externalData?: ExternalDataSpec;
   gpuOutputs?: readonly string[];
+  /** wasm: MatMulNBits blocks to fp32 weights at load (unpack-nbits.ts); default false. */
+  unpack?: boolean;
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
   cache?: boolean;
@@ -56,16 +59,17 @@ export async function loadModuleSession(request: LoadModuleRequest): Promise<Cre
   const [bytes, ...data] = await Promise.all([file, ...dataFiles].map((f) => fetchBytes(request.baseUrl, f, options)));
   const fetchMs = performance.now() - fetchStarted;
   throwIfAborted(request.signal, `Loading ${file}`);
-  // Started by the worker when its load began, so usually done by now.
-  await startRuntime();
   // onnxruntime resolves a graph's external data by the file name its tensors name.
   const externalData = dataFiles.map((f, i) => ({ path: f.slice(f.lastIndexOf('/') + 1), data: data[i]! }));
-  const created = await oneAtATime(() => open(request, file, bytes!, externalData));
+  const unpacked = request.unpack && request.choice.provider === 'wasm' ? unpackForWasm(bytes!, externalData) : undefined;
+  // Started by the worker when its load began, so usually done by now.
+  await startRuntime();
+  const created = await oneAtATime(() => open(request, file, bytes!, externalData, unpacked));
   created.report.fetchMs = fetchMs;
   return created;
 }
 
-async function open(request: LoadModuleRequest, file: string, bytes: Uint8Array, externalData: ExternalData[]): Promise<CreatedSession> {
+async function open(request: LoadModuleRequest, file: string, bytes: Uint8Array, externalData: ExternalData[], unpacked?: UnpackedGraph): Promise<CreatedSession> {
   request.onProgress?.({ stage: 'session', file, module: request.module, loadedBytes: bytes.byteLength, totalBytes: bytes.byteLength });
   const base = {
     module: request.module,
@@ -79,11 +83,11 @@ async function open(request: LoadModuleRequest, file: string, bytes: Uint8Array,
   };
   const provider = request.choice.provider;
   try {
-    return await createSession({ ...base, provider });
+    return await createSession({ ...base, provider, ...(unpacked ? { unpacked } : {}) });
   } catch (error) {
     const retryable = error instanceof LoupeError && error.code === 'GRAPH_INVALID' && provider === 'webgpu' && request.choice.device === 'auto';
     if (!retryable) throw error;
-    const created = await createSession({ ...base, provider: 'wasm' });
+    const created = await createSession({ ...base, provider: 'wasm', ...(request.unpack ? { unpack: true } : {}) });
     created.report.fallbackReason = `WebGPU could not run ${file}: ${error.message}`;
     return created;
   }

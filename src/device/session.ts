@@ -3,6 +3,7 @@ import type { Dtype, ModuleName, Provider } from '../bundle';
 import { checkGraphLayout } from '../bundle';
 import type { KvLayout } from '../models';
 import { ort } from './ort';
+import { unpackNbitsWeights, type UnpackedGraph } from './unpack-nbits';
 
 export type DeviceRequest = 'auto' | 'webgpu' | 'wasm';
 
@@ -23,6 +24,8 @@ export interface ModuleReport {
   sessionMs: number;
   /** Download (or Cache Storage read) of the graph and its external data, ms; absent when the bytes were handed over. */
   fetchMs?: number;
+  /** wasm: 4/8-bit MatMulNBits matrices written out as fp32 MatMul weights at load (unpack-nbits.ts), and the ms that took. */
+  unpackedWeights?: { matrices: number; bytes: number; ms: number };
 }
 
 export interface ExternalData {
@@ -43,6 +46,10 @@ export interface SessionRequest {
   kv?: KvLayout;
   /** Outputs that should stay on the GPU between steps (KV cache). */
   gpuOutputs?: readonly string[];
+  /** wasm: the graph with its MatMulNBits weights already unpacked (`unpackForWasm`), used instead of `bytes`. */
+  unpacked?: UnpackedGraph;
+  /** wasm: unpack MatMulNBits weights here (when `unpacked` was not done before). */
+  unpack?: boolean;
 }
 
 export interface CreatedSession {
@@ -92,9 +99,19 @@ function looksLikeOnnx(bytes: Uint8Array): boolean {
   return bytes.byteLength > 16 && bytes[0] === 0x08;
 }
 
-async function tryCreate(request: SessionRequest, strictGpu: boolean): Promise<ort.InferenceSession> {
-  // The runtime may take ownership of the buffer; hand it a copy so a retry can reuse the bytes.
-  return ort.InferenceSession.create(request.bytes.slice(), baseOptions(request, strictGpu));
+async function tryCreate(request: SessionRequest, strictGpu: boolean, model = request.bytes.slice()): Promise<ort.InferenceSession> {
+  // The runtime may take ownership of the buffer; by default it gets a copy so a retry can reuse the bytes.
+  return ort.InferenceSession.create(model, baseOptions(request, strictGpu));
+}
+
+/**
+ * wasm only: the graph with its MatMulNBits weights as fp32 MatMul weights (unpack-nbits.ts),
+ * or undefined. Done as soon as the bytes arrive, so it can overlap the runtime's start.
+ */
+export function unpackForWasm(bytes: Uint8Array, externalData?: readonly ExternalData[]): UnpackedGraph | undefined {
+  const started = performance.now();
+  const unpacked = unpackNbitsWeights(bytes, externalData);
+  return unpacked ? { ...unpacked, ms: performance.now() - started } : undefined;
 }
 
 function sessionError(request: SessionRequest, error: unknown): LoupeError {
@@ -124,6 +141,7 @@ export async function createSession(request: SessionRequest): Promise<CreatedSes
   const started = performance.now();
   let session: ort.InferenceSession;
   let cpuNodes: ModuleReport['cpuNodes'] = 'n/a';
+  let unpackedWeights: ModuleReport['unpackedWeights'];
   if (request.provider === 'webgpu') {
     try {
       session = await tryCreate(request, true);
@@ -137,8 +155,12 @@ export async function createSession(request: SessionRequest): Promise<CreatedSes
       }
     }
   } else {
+    // MatMulNBits has no packed kernel on wasm: its blocks become fp32 MatMul weights once.
+    const unpacked = request.unpacked ?? (request.unpack ? unpackForWasm(request.bytes, request.externalData) : undefined);
+    if (unpacked) unpackedWeights = { matrices: unpacked.matrices, bytes: unpacked.weightBytes, ms: unpacked.ms ?? 0 };
     try {
-      session = await tryCreate(request, false);
+      // The unpacked bytes are this call's own: no copy.
+      session = await tryCreate(request, false, unpacked?.bytes);
     } catch (error) {
       throw sessionError(request, error);
     }
@@ -159,6 +181,7 @@ export async function createSession(request: SessionRequest): Promise<CreatedSes
       cpuNodes,
       bytes: request.bytes.byteLength,
       sessionMs: performance.now() - started,
+      ...(unpackedWeights ? { unpackedWeights } : {}),
     },
   };
 }

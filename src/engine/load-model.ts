@@ -245,6 +245,7 @@ export async function loadModel(source: string | URL, options: LoadModelOptions 
       cache,
       ...(options.preprocessor ? { preprocessor: options.preprocessor } : {}),
       ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
+      ...(options.unpackWeights !== undefined ? { unpackWeights: options.unpackWeights } : {}),
       assets: { wasmUrl: options.wasmUrl ?? defaultWasmUrl, ...(options.threads !== undefined ? { numThreads: options.threads } : {}) },
     };
     requests = { vision: request, language: { ...request, tokenizerJson, tokenizerConfig } };

@@ -28,6 +28,13 @@ export interface LoadModelOptions {
   /** Keep bundle files in Cache Storage for offline use and fast reloads (default true). */
   cache?: boolean;
   /**
+   * wasm: write a q4/q8 decoder's MatMulNBits blocks out once as fp32 weights at load (default
+   * true, for decoders whose fp32 weights fit 256 MiB). onnxruntime's wasm build has no packed
+   * 4-bit kernel and dequantises every weight on every token otherwise: Loupe-Synth decodes about
+   * 2.5x faster this way, for about 0.25 s more load and 4 bytes a weight of memory (BENCHMARKS.md).
+   */
+  unpackWeights?: boolean;
+  /**
    * wasm threads per worker. Default: up to 4 when the page is cross-origin isolated,
    * else 1 (see `info.threads` for what was used and why).
    */
