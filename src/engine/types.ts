@@ -30,8 +30,8 @@ export interface LoadModelOptions {
   /**
    * wasm: write a q4/q8 decoder's MatMulNBits blocks out once as fp32 weights at load (default
    * true, for decoders whose fp32 weights fit 256 MiB). onnxruntime's wasm build has no packed
-   * 4-bit kernel and dequantises every weight on every token otherwise: Loupe-Synth decodes about
-   * 2.5x faster this way, for about 0.25 s more load and 4 bytes a weight of memory (BENCHMARKS.md).
+   * 4-bit kernel and dequantises every weight on every token otherwise: Loupe-Synth decodes
+   * 1.7-2.9x faster this way, for about 0.3 s more load and 4 bytes a weight of memory (BENCHMARKS.md).
    */
   unpackWeights?: boolean;
   /**
