@@ -6,9 +6,10 @@ import type { ChatMessage } from '../tokens';
 import type { AskResult, LanguageWorkerApi, TokenPiece, VisionWorkerApi } from '../../workers/protocol';
 import { toWorkerSource } from './image-transfer';
 import { PushStream } from './push-stream';
-import type { AnswerPiece, AnswerStats, AskOptions, ImageInput, ImageSummary, SetImageOptions, ZoomRequest, ZoomStats } from './types';
+import type { AnswerPiece, AnswerStats, AskOptions, ImageInput, ImageSummary, SetImageOptions } from './types';
 import type { PlanOverrides } from '../plan';
-import { answerEvidence, joinFeatures, type AnswerEvidence } from './evidence';
+import { answerEvidence, type AnswerEvidence } from './evidence';
+import { MIN_PROMPT_ROOM, closerAnswer, zoomIn, type CollectedAnswer, type ZoomHost, type ZoomOutcome } from './zoom-pass';
 
 export interface ChatContext {
   vision: Comlink.Remote<VisionWorkerApi>;
@@ -44,24 +45,6 @@ function overdueAfterAbort(signal: AbortSignal | undefined, ms: number, onOverdu
 }
 
 const DEFAULT_MAX_NEW_TOKENS = 128;
-/**
- * Zoom defaults, tuned on Loupe-Synth's val split (200 scenes; README "Where did it look"): the
- * first answer stands when its confidence is above 0.95; after a closer look, the first answer
- * is kept only when it was more confident than the zoomed one by more than 0.05.
- */
-const DEFAULT_ZOOM_SURE_ABOVE = 0.95;
-const DEFAULT_ZOOM_MARGIN = 0.05;
-
-type CollectedAnswer = { result: AskResult; trimmed: number; pieces: TokenPiece[] };
-
-/** A zoom's first pass and what came of it (`stats.zoomed`: the region was encoded and set for the answer). */
-interface ZoomOutcome {
-  stats: ZoomStats;
-  evidence: AnswerEvidence;
-  firstPass: CollectedAnswer;
-}
-/** Positions an image must leave free: the template, a short question and a few answer tokens. */
-const MIN_PROMPT_ROOM = 16;
 let nextChatId = 1;
 
 /**
@@ -261,10 +244,11 @@ export class LoupeChat {
     let zoomed: ZoomOutcome | undefined;
     try {
       await this.reattachImage();
-      if (zoom) zoomed = await this.zoomIn(requestId, content, options, zoom);
-      if (zoom && zoomed) {
+      const host = zoom ? this.zoomHost(requestId, content, options) : undefined;
+      if (zoom && host) zoomed = await zoomIn(host, zoom);
+      if (zoom && host && zoomed) {
         // Not zoomed (sure enough, or no region): the first answer is replayed, not asked again.
-        const chosen = zoomed.stats.zoomed ? await this.closerAnswer(requestId, content, options, zoomed, zoom) : zoomed.firstPass;
+        const chosen = zoomed.stats.zoomed ? await closerAnswer(host, zoomed, zoom) : zoomed.firstPass;
         for (const piece of chosen.pieces) onToken(piece);
         ({ result, trimmed } = chosen);
       } else {
@@ -323,67 +307,28 @@ export class LoupeChat {
     }
   }
 
+  /** What a zoom's passes (zoom-pass.ts) need of this chat, for one question. */
+  private zoomHost(requestId: number, content: string, options: AskOptions): ZoomHost {
+    const { vision, language, stride, contextLength } = this.context;
+    return {
+      chatId: this.id,
+      requestId,
+      vision,
+      language,
+      stride,
+      contextLength,
+      image: this.image,
+      features: this.features,
+      imageOverrides: this.imageOverrides,
+      collect: (evidence) => this.collectAnswer(requestId, content, options, evidence),
+    };
+  }
+
   /** An answer asked without streaming: its pieces are kept for replaying the one that is given. */
   private async collectAnswer(requestId: number, content: string, options: AskOptions, evidence: boolean): Promise<CollectedAnswer> {
     const pieces: TokenPiece[] = [];
     const asked = await this.askLanguage(requestId, content, options, Comlink.proxy((piece: TokenPiece) => void pieces.push(piece)), evidence);
     return { ...asked, pieces };
-  }
-
-  /**
-   * The zoom's first pass and region: an answer with its evidence (not shown). When the model
-   * was sure of it (`confidence` above `sureAbove`) or the evidence points nowhere, that answer
-   * stands. Otherwise the region holding most of the evidence is encoded from the original
-   * image at the model's own resolution and the language worker is given global + zoomed
-   * tokens (or the zoomed ones only, when both do not fit the context or `keepGlobal` is false).
-   */
-  private async zoomIn(requestId: number, content: string, options: AskOptions, zoom: ZoomRequest): Promise<ZoomOutcome> {
-    const image = this.image;
-    const features = this.features;
-    if (!image || !features) throw new LoupeError('IMAGE_REQUIRED', 'zoom looks closer at the image: call setImage() before asking with zoom.');
-    const t0 = performance.now();
-    const first = await this.collectAnswer(requestId, content, options, true);
-    if (first.result.stopReason === 'aborted') throw abortError('The answer');
-    const evidence = answerEvidence(first.result.evidence ?? new Float32Array(image.visualTokens), image.plan, this.context.stride, zoom);
-    const t1 = performance.now();
-    const stats: ZoomStats = {
-      zoomed: false,
-      ...(evidence.top ? { region: evidence.top } : {}),
-      firstPassMs: t1 - t0,
-      firstAnswer: first.result.text,
-      confidence: first.result.confidence,
-      encodeMs: 0,
-      answerMs: 0,
-      visualTokens: features.tokens,
-      keptGlobal: true,
-    };
-    if (!evidence.top || first.result.confidence > (zoom.sureAbove ?? DEFAULT_ZOOM_SURE_ABOVE)) return { stats, evidence, firstPass: first };
-    // The image's strategy, at the model's own knobs (or the zoom's resolution), on the region.
-    const { strategy } = this.imageOverrides;
-    const overrides: PlanOverrides = { ...(strategy ? { strategy } : {}), ...(zoom.resolution ? { resolution: zoom.resolution } : {}), region: evidence.top };
-    const encoded = await this.context.vision.encode({ requestId, source: { keptFor: this.id }, overrides });
-    const both = features.tokens + encoded.tokens + MIN_PROMPT_ROOM <= this.context.contextLength;
-    const keptGlobal = (zoom.keepGlobal ?? true) && both;
-    const tokens = keptGlobal ? features.tokens + encoded.tokens : encoded.tokens;
-    await this.context.language.setImage(this.id, keptGlobal ? joinFeatures(features.data, encoded.features) : encoded.features, tokens);
-    Object.assign(stats, { zoomed: true, encodeMs: performance.now() - t1, visualTokens: tokens, keptGlobal });
-    return { stats, evidence, firstPass: first };
-  }
-
-  /**
-   * The zoomed pass, collected, and the surer of the two answers (to be replayed to the
-   * stream): the zoomed one unless the first was more confident by more than `margin` (a
-   * closer look at a large object can misread it; the model's own confidence says when).
-   */
-  private async closerAnswer(requestId: number, content: string, options: AskOptions, zoomed: ZoomOutcome, zoom: ZoomRequest): Promise<CollectedAnswer> {
-    const started = performance.now();
-    const closer = await this.collectAnswer(requestId, content, options, false);
-    const { stats, firstPass: first } = zoomed;
-    stats.answerMs = performance.now() - started;
-    stats.zoomedAnswer = closer.result.text;
-    const keepFirst = closer.result.stopReason !== 'aborted' && first.result.confidence > closer.result.confidence + (zoom.margin ?? DEFAULT_ZOOM_MARGIN);
-    stats.chose = keepFirst ? 'first' : 'zoomed';
-    return keepFirst ? first : closer;
   }
 
   /**
