@@ -106,8 +106,10 @@ export class VisionService implements VisionWorkerApi {
         done = true;
         return result;
       } finally {
-        if (done && keep) this.keep(request.keepFor!, keep);
-        if (!reused && !(done && keep && 'decoded' in keep)) image.close();
+        const held = done ? keep : undefined;
+        if (held) this.keep(request.keepFor!, held);
+        // Closed unless it is the chat's: reused, or kept now as the page's own bitmap.
+        if (!reused && !(held && 'decoded' in held)) image.close();
       }
     };
     return run().finally(() => this.cancels.end(request.requestId));

@@ -3,8 +3,8 @@ import { externalDataFiles, fetchBytes, fetchSize, moduleFileName, type Dtype, t
 import { preflightModule } from './preflight';
 import type { KvLayout } from '../models';
 import type { ProviderChoice } from './provider';
-import { createSession, unpackForWasm, type CreatedSession, type ExternalData } from './session';
-import type { UnpackedGraph } from './unpack-nbits';
+import { createSession, type CreatedSession, type ExternalData } from './session';
+import { unpackNbitsWeights, type UnpackedGraph } from './unpack-nbits';
 import { startRuntime } from './runtime-start';
 
 export interface LoadModuleRequest {
@@ -61,12 +61,18 @@ export async function loadModuleSession(request: LoadModuleRequest): Promise<Cre
   throwIfAborted(request.signal, `Loading ${file}`);
   // onnxruntime resolves a graph's external data by the file name its tensors name.
   const externalData = dataFiles.map((f, i) => ({ path: f.slice(f.lastIndexOf('/') + 1), data: data[i]! }));
-  const unpacked = request.unpack && request.choice.provider === 'wasm' ? unpackForWasm(bytes!, externalData) : undefined;
+  // Written out as soon as the bytes arrive, so it can overlap the runtime's start.
+  const unpacked = request.choice.provider === 'wasm' ? unpackFor(request, bytes!, externalData) : undefined;
   // Started by the worker when its load began, so usually done by now.
   await startRuntime();
   const created = await oneAtATime(() => open(request, file, bytes!, externalData, unpacked));
   created.report.fetchMs = fetchMs;
   return created;
+}
+
+/** wasm: the graph with its MatMulNBits blocks as fp32 weights, when the request asks and it fits (unpack-nbits.ts). */
+function unpackFor(request: LoadModuleRequest, bytes: Uint8Array, externalData: ExternalData[]): UnpackedGraph | undefined {
+  return request.unpack ? unpackNbitsWeights(bytes, externalData) : undefined;
 }
 
 async function open(request: LoadModuleRequest, file: string, bytes: Uint8Array, externalData: ExternalData[], unpacked?: UnpackedGraph): Promise<CreatedSession> {
@@ -87,7 +93,8 @@ async function open(request: LoadModuleRequest, file: string, bytes: Uint8Array,
   } catch (error) {
     const retryable = error instanceof LoupeError && error.code === 'GRAPH_INVALID' && provider === 'webgpu' && request.choice.device === 'auto';
     if (!retryable) throw error;
-    const created = await createSession({ ...base, provider: 'wasm', ...(request.unpack ? { unpack: true } : {}) });
+    const fallback = unpackFor(request, bytes, externalData);
+    const created = await createSession({ ...base, provider: 'wasm', ...(fallback ? { unpacked: fallback } : {}) });
     created.report.fallbackReason = `WebGPU could not run ${file}: ${error.message}`;
     return created;
   }

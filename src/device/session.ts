@@ -3,7 +3,7 @@ import type { Dtype, ModuleName, Provider } from '../bundle';
 import { checkGraphLayout } from '../bundle';
 import type { KvLayout } from '../models';
 import { ort } from './ort';
-import { unpackNbitsWeights, type UnpackedGraph } from './unpack-nbits';
+import type { UnpackedGraph } from './unpack-nbits';
 
 export type DeviceRequest = 'auto' | 'webgpu' | 'wasm';
 
@@ -46,10 +46,8 @@ export interface SessionRequest {
   kv?: KvLayout;
   /** Outputs that should stay on the GPU between steps (KV cache). */
   gpuOutputs?: readonly string[];
-  /** wasm: the graph with its MatMulNBits weights already unpacked (`unpackForWasm`), used instead of `bytes`. */
+  /** wasm: the graph with its MatMulNBits weights unpacked (`unpackNbitsWeights`), created instead of `bytes`. */
   unpacked?: UnpackedGraph;
-  /** wasm: unpack MatMulNBits weights here (when `unpacked` was not done before). */
-  unpack?: boolean;
 }
 
 export interface CreatedSession {
@@ -104,16 +102,6 @@ async function tryCreate(request: SessionRequest, strictGpu: boolean, model = re
   return ort.InferenceSession.create(model, baseOptions(request, strictGpu));
 }
 
-/**
- * wasm only: the graph with its MatMulNBits weights as fp32 MatMul weights (unpack-nbits.ts),
- * or undefined. Done as soon as the bytes arrive, so it can overlap the runtime's start.
- */
-export function unpackForWasm(bytes: Uint8Array, externalData?: readonly ExternalData[]): UnpackedGraph | undefined {
-  const started = performance.now();
-  const unpacked = unpackNbitsWeights(bytes, externalData);
-  return unpacked ? { ...unpacked, ms: performance.now() - started } : undefined;
-}
-
 function sessionError(request: SessionRequest, error: unknown): LoupeError {
   const text = error instanceof Error ? error.message : String(error);
   if (!looksLikeOnnx(request.bytes)) {
@@ -155,9 +143,9 @@ export async function createSession(request: SessionRequest): Promise<CreatedSes
       }
     }
   } else {
-    // MatMulNBits has no packed kernel on wasm: its blocks become fp32 MatMul weights once.
-    const unpacked = request.unpacked ?? (request.unpack ? unpackForWasm(request.bytes, request.externalData) : undefined);
-    if (unpacked) unpackedWeights = { matrices: unpacked.matrices, bytes: unpacked.weightBytes, ms: unpacked.ms ?? 0 };
+    // MatMulNBits has no packed kernel on wasm: the caller may have written its blocks out as fp32 weights.
+    const { unpacked } = request;
+    if (unpacked) unpackedWeights = { matrices: unpacked.matrices, bytes: unpacked.weightBytes, ms: unpacked.ms };
     try {
       // The unpacked bytes are this call's own: no copy.
       session = await tryCreate(request, false, unpacked?.bytes);

@@ -114,7 +114,7 @@ def convllava_goldens() -> None:
         "image_features": {"file": "image_features.f32", "shape": list(features.shape), **_stats(features)},
         "first_logits": {"file": "first_logits.f32", "argmax": int(first.argmax())},
         "first_logits_q4_reference": {"file": "first_logits_q4_reference.f32",
-                                      **_q4_cosines(lambda st, i: ref.greedy(st, config, i, features, 1)[0], lambda q: ref.prompt_ids(sp, q), state, snapped),
+                                      **_q4_cosines(first, first_q4, lambda st, i: ref.greedy(st, config, i, features, 1)[0], lambda q: ref.prompt_ids(sp, q), state, snapped),
                                       "greedy_ids": greedy_q4, "min_top2_margin": margin_q4},
         "greedy_ids": greedy_ids,
         "greedy_text": sp.decode(greedy_ids),
@@ -134,11 +134,13 @@ def _llama_matrix(name: str) -> bool:
     return name.startswith("model.layers.") or name == "lm_head.weight"
 
 
-def _q4_cosines(first_logits, ids_of, state: dict, snapped: dict) -> dict:
-    """Cosine of the q4-grid reference's first logits to fp32: on the golden question and the
-    lowest over OTHER_QUESTIONS (first_logits(state, ids) runs the reference)."""
-    cos = lambda ids: float(torch.nn.functional.cosine_similarity(first_logits(state, ids), first_logits(snapped, ids), 0))  # noqa: E731
-    return {"cosine_to_fp32": cos(ids_of(QUESTION)), "min_cosine_other_questions": min(cos(ids_of(q)) for q in OTHER_QUESTIONS)}
+def _q4_cosines(first, first_q4, first_logits, ids_of, state: dict, snapped: dict) -> dict:
+    """Cosine of the q4-grid reference's first logits to fp32: on the golden question (`first`,
+    `first_q4`, already computed) and the lowest over OTHER_QUESTIONS (first_logits(state, ids)
+    runs the reference)."""
+    cos = lambda a, b: float(torch.nn.functional.cosine_similarity(a, b, 0))  # noqa: E731
+    other = min(cos(first_logits(state, ids_of(q)), first_logits(snapped, ids_of(q))) for q in OTHER_QUESTIONS)
+    return {"cosine_to_fp32": cos(first, first_q4), "min_cosine_other_questions": other}
 
 
 def _on_q4_grid(state: dict[str, torch.Tensor], decoder_matrix) -> dict[str, torch.Tensor]:
@@ -187,7 +189,7 @@ def mcllava_goldens() -> None:
         "image_features": {"file": "mcllava-image_features.f32", "shape": list(feats.shape), **_stats(feats)},
         "first_logits": {"file": "mcllava-first_logits.f32", "argmax": int(first.argmax())},
         "first_logits_q4_reference": {"file": "mcllava-first_logits_q4_reference.f32",
-                                      **_q4_cosines(lambda st, i: ref_mc.greedy(st, config, i, config["image_token_index"], feats, 1)[0],
+                                      **_q4_cosines(first, first_q4, lambda st, i: ref_mc.greedy(st, config, i, config["image_token_index"], feats, 1)[0],
                                                     lambda q: tok.encode(f"<|im_start|>user\n<image>\n{q}<|im_end|>\n<|im_start|>assistant\n"), state, snapped),
                                       "greedy_ids": greedy_q4, "min_top2_margin": margin_q4},
         "greedy_ids": greedy_ids,
@@ -255,7 +257,7 @@ def piip_goldens() -> None:
         "image_features": {"file": "piip-image_features.f32", "shape": list(feats.shape), **_stats(feats)},
         "first_logits": {"file": "piip-first_logits.f32", "argmax": int(first.argmax())},
         "first_logits_q4_reference": {"file": "piip-first_logits_q4_reference.f32",
-                                      **_q4_cosines(lambda st, i: ref.greedy(st, config, i, feats, 1)[0], lambda q: ref.prompt_ids(sp, q), state, snapped),
+                                      **_q4_cosines(first, first_q4, lambda st, i: ref.greedy(st, config, i, feats, 1)[0], lambda q: ref.prompt_ids(sp, q), state, snapped),
                                       "greedy_ids": greedy_q4, "min_top2_margin": margin_q4},
         "greedy_ids": greedy_ids,
         "greedy_text": sp.decode(greedy_ids),
