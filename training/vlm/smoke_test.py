@@ -5,7 +5,9 @@
    would (same per-answer losses);
 3. every stage of `npm run train` at tiny sizes, for the ConvLLaVA (through the export and
    its onnxruntime-web check) and for the ViT control (through the decoder), then the
-   evaluation of both checkpoints on two val scenes.
+   evaluation of both checkpoints on two val scenes;
+4. a run seeded with the exported bundle's tower (tower_from_bundle.py) resumes at its
+   features stage.
 
     /usr/bin/python3 -m training.vlm.smoke_test [--keep DIR]
 """
@@ -123,6 +125,10 @@ def main(argv=None) -> None:
         models = {l["model"] for l in lines if l.get("summary")}
         if models != {"convllava", "vit336"}:
             raise AssertionError(f"evaluation summaries for {models}")
+        # A run can resume at its features stage from a bundle's tower (tower_from_bundle.py).
+        run([py, "-m", "training.vlm.tower_from_bundle", "--smoke", "--bundle", str(work / "bundle"), "--out", str(work / "again"),
+             "--stages-from", str(work / "conv" / "summary.json")])
+        run([py, "-m", "training.vlm.pipeline", "--smoke", "--out", str(work / "again"), "--until", "features"])
         golden = json.loads((work / "conv" / "golden" / "golden.json").read_text())
         if "onnxruntime_web" not in golden:
             raise AssertionError("the export did not record its onnxruntime-web check")
