@@ -37,7 +37,7 @@ export interface EvalItem {
   zoom?: (Omit<ZoomStats, 'visualTokens'> & { targetInside: number; firstCorrect: boolean; peak?: number; windowCells?: number }) | null;
 }
 
-/** '--zoom' values: off, auto, or auto:key=value,... (mass, minSide, keepGlobal, resolution). */
+/** '--zoom' values: off, auto, or auto:key=value,... (mass, minSide, keepGlobal, resolution: 1536 or 1024+1536, sureAbove, margin). */
 export function zoomFor(label: string): ZoomRequest | undefined {
   if (label === 'off') return undefined;
   const [, knobs = ''] = label.split(':');
@@ -45,7 +45,8 @@ export function zoomFor(label: string): ZoomRequest | undefined {
   for (const pair of knobs.split(',').filter(Boolean)) {
     const [key, value] = pair.split('=');
     if (key === 'keepGlobal') request.keepGlobal = value === 'true';
-    else if (key === 'mass' || key === 'minSide' || key === 'resolution' || key === 'sureAbove' || key === 'margin') request[key] = Number(value);
+    else if (key === 'resolution') request.resolution = value!.split('+').map(Number);
+    else if (key === 'mass' || key === 'minSide' || key === 'sureAbove' || key === 'margin') request[key] = Number(value);
     else throw new Error(`--zoom: unknown knob ${key}`);
   }
   return request;

@@ -4,13 +4,14 @@ import { BUNDLE, IMAGE, golden, openHarness } from './support';
 
 /**
  * Issue #16 in Chromium: an answer's evidence matches PyTorch (training/evidence.py) on both
- * providers, a zoomed answer runs its two passes, and the demo draws the heat map and zooms.
+ * providers, a zoomed answer runs its first pass and two closer looks, and the demo draws the
+ * heat map and zooms.
  */
 const bytes = readFileSync(new URL('./fixtures/tiny-random-convllava/evidence.f32', import.meta.url));
 const expected = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
 
 for (const device of ['wasm', 'webgpu'] as const) {
-  test(`evidence matches PyTorch within 1e-3 and zoom runs two passes, on ${device}`, async ({ page }) => {
+  test(`evidence matches PyTorch within 1e-3 and zoom runs its passes, on ${device}`, async ({ page }) => {
     await openHarness(page);
     const result = await page.evaluate(
       async ({ bundle, image, device, question }) => {
@@ -25,8 +26,9 @@ for (const device of ['wasm', 'webgpu'] as const) {
         const zoomChat = model.chat();
         await zoomChat.setImage(await (await fetch(image)).blob());
         let zoomedText = '';
-        // margin 1: the zoomed answer is given whatever the confidences (the default compares them).
-        for await (const piece of zoomChat.ask(question, { maxNewTokens: 8, zoom: { margin: 1 } })) zoomedText += piece.text;
+        // margin 1: a closer look's answer is given whatever the confidences (the default compares
+        // them); two looks, at 64 and at the bundle's 128 px.
+        for await (const piece of zoomChat.ask(question, { maxNewTokens: 8, zoom: { margin: 1, resolution: [64, 128] } })) zoomedText += piece.text;
         const zoomStats = zoomChat.stats;
         // A follow-up after the zoomed answer sees the image as it was set: 4 tokens again.
         for await (const piece of zoomChat.ask('And then?', { maxNewTokens: 2 })) void piece;
@@ -49,7 +51,13 @@ for (const device of ['wasm', 'webgpu'] as const) {
     expect(zoom.region).toEqual(result.zoomTop);
     expect(zoom.region!.width).toBeGreaterThan(0);
     expect(zoom.region!.x + zoom.region!.width).toBeLessThanOrEqual(200);
-    expect(zoom).toMatchObject({ zoomed: true, visualTokens: 8, keptGlobal: true, chose: 'zoomed', zoomedAnswer: result.zoomedText });
+    expect(zoom).toMatchObject({ zoomed: true, keptGlobal: true, chose: 'zoomed', zoomedAnswer: result.zoomedText });
+    // The two looks: 4 global tokens + 1, + 4; the surer one answered.
+    const looks = zoom.looks!;
+    expect(looks.map((l) => [l.resolution, l.visualTokens])).toEqual([[64, 5], [128, 8]]);
+    const surest = looks[1]!.confidence > looks[0]!.confidence ? looks[1]! : looks[0]!;
+    expect(zoom).toMatchObject({ resolution: surest.resolution, visualTokens: surest.visualTokens, zoomedAnswer: surest.answer });
+    expect(zoom.encodeMs).toBeCloseTo(looks[0]!.encodeMs + looks[1]!.encodeMs, 6);
     expect(zoom.confidence).toBeGreaterThan(0);
     expect(zoom.firstPassMs).toBeGreaterThan(0);
     expect(zoom.answerMs).toBeGreaterThan(0);

@@ -21,6 +21,8 @@ export interface ChatContext {
   stride: number;
   /** The decoder's context length (positions), for refusing an image that cannot fit. */
   contextLength: number;
+  /** The bundle's own input resolution (a closer look's default resolutions are fractions of it). */
+  resolution: number;
   /** Counts the language worker's restarts: a new one has none of this chat's state. */
   languageGeneration: () => number;
   /** How long a cancelled call may go on before `stopOverdue` restarts its worker. */
@@ -309,7 +311,7 @@ export class LoupeChat {
 
   /** What a zoom's passes (zoom-pass.ts) need of this chat, for one question. */
   private zoomHost(requestId: number, content: string, options: AskOptions): ZoomHost {
-    const { vision, language, stride, contextLength } = this.context;
+    const { vision, language, stride, contextLength, resolution } = this.context;
     return {
       chatId: this.id,
       requestId,
@@ -317,6 +319,7 @@ export class LoupeChat {
       language,
       stride,
       contextLength,
+      resolution,
       image: this.image,
       features: this.features,
       imageOverrides: this.imageOverrides,

@@ -60,6 +60,7 @@ export class LoupeModel {
       imageToken: this.info.spec.imageToken,
       stride: this.info.spec.image.loupe.stride,
       contextLength: this.info.spec.text.maxPositions,
+      resolution: this.info.spec.image.loupe.resolution,
       languageGeneration: () => this.roles.language.supervisor.generation,
       abortDeadlineMs: this.abortDeadlineMs,
       stopOverdue: (role, what) => this.stopOverdue(role, what),

@@ -45,7 +45,10 @@ function checkZoom(zoom: unknown): void {
   const z = zoom as ZoomRequest;
   if (z.mass !== undefined && !(typeof z.mass === 'number' && z.mass > 0 && z.mass <= 1)) throw invalid('zoom.mass', 'a number in (0, 1]', z.mass);
   if (z.minSide !== undefined && !(typeof z.minSide === 'number' && z.minSide > 0 && z.minSide <= 1)) throw invalid('zoom.minSide', 'a number in (0, 1]', z.minSide);
-  if (z.resolution !== undefined && !(typeof z.resolution === 'number' && Number.isInteger(z.resolution) && z.resolution > 0)) throw invalid('zoom.resolution', 'a positive integer (a multiple of the stride)', z.resolution);
+  const resolutions = typeof z.resolution === 'number' ? [z.resolution] : Array.isArray(z.resolution) ? (z.resolution as unknown[]) : undefined;
+  if (z.resolution !== undefined && !(resolutions && resolutions.length > 0 && resolutions.every((r) => typeof r === 'number' && Number.isInteger(r) && r > 0))) {
+    throw invalid('zoom.resolution', 'a positive integer or a non-empty list of them (multiples of the stride)', z.resolution);
+  }
   if (z.sureAbove !== undefined && !(typeof z.sureAbove === 'number' && z.sureAbove >= 0 && z.sureAbove <= 1)) throw invalid('zoom.sureAbove', 'a number in [0, 1]', z.sureAbove);
   if (z.margin !== undefined && !(typeof z.margin === 'number' && z.margin >= 0 && z.margin <= 1)) throw invalid('zoom.margin', 'a number in [0, 1]', z.margin);
   if (z.keepGlobal !== undefined && typeof z.keepGlobal !== 'boolean') throw invalid('zoom.keepGlobal', 'true or false', z.keepGlobal);

@@ -133,18 +133,20 @@ export interface AskOptions {
 
 export interface ZoomRequest extends ZoomOptions {
   /**
-   * The region's encode: the image's strategy at the bundle's own resolution (the model's, e.g.
-   * 1536 for loupe-synth) unless set here, so a cheap first pass at 768 still zooms at full detail.
+   * Where the region is looked at: the image's strategy on the region at the bundle's own
+   * resolution (the model's, e.g. 1536 for loupe-synth) unless set here, so a cheap first pass at
+   * 768 still zooms at full detail. A list: one look at each (an encode and an answer), the
+   * surest answer given.
    */
-  resolution?: number;
+  resolution?: number | readonly number[];
   /**
    * The first answer stands when its confidence (the geometric mean of its tokens'
    * probabilities) is above this; otherwise Loupe looks closer (default 0.95; 1: always).
    */
   sureAbove?: number;
   /**
-   * After a closer look the zoomed answer is streamed unless the first one was more confident
-   * by more than this (default 0.05). Both passes finish before the answer streams.
+   * After the closer looks the surest of them is streamed unless the first answer was more
+   * confident by more than this (default 0.05). Every pass finishes before the answer streams.
    */
   margin?: number;
   /**
@@ -155,9 +157,22 @@ export interface ZoomRequest extends ZoomOptions {
   keepGlobal?: boolean;
 }
 
+/** One closer look at the region: its resolution, answer and cost. */
+export interface ZoomLook {
+  resolution: number;
+  answer: string;
+  /** The geometric mean of the answer tokens' probabilities. */
+  confidence: number;
+  encodeMs: number;
+  answerMs: number;
+  /** Global + zoomed tokens, or the zoomed ones only (`keptGlobal` false). */
+  visualTokens: number;
+  keptGlobal: boolean;
+}
+
 /** What a zoomed answer did (`ask(..., { zoom: 'auto' })`). */
 export interface ZoomStats {
-  /** True when the region was encoded and answered from; false when the first answer stood. */
+  /** True when the region was looked at closer; false when the first answer stood without. */
   zoomed: boolean;
   /** The image region the evidence points to (whole pixels of the original image); absent when it points nowhere. */
   region?: Rect;
@@ -166,14 +181,17 @@ export interface ZoomStats {
   firstAnswer: string;
   /** The first answer's confidence: the geometric mean of its tokens' probabilities. */
   confidence: number;
-  /** Preprocessing and encoding the region (0 when not zoomed). */
+  /** Preprocessing and encoding the region, all looks (0 when not zoomed). */
   encodeMs: number;
-  /** The second pass (0 when not zoomed). */
+  /** The closer looks' answers, all of them (0 when not zoomed). */
   answerMs: number;
-  /** What the second pass answered, and which answer was given (the surer one). */
+  /** Each closer look, in the order they ran. */
+  looks?: ZoomLook[];
+  /** The surest look's answer and resolution, and which answer was given (the first, or that look's). */
   zoomedAnswer?: string;
+  resolution?: number;
   chose?: 'first' | 'zoomed';
-  /** Visual tokens of the answer: global + zoomed, zoomed only, or the image's own. */
+  /** Visual tokens of the surest look: global + zoomed, zoomed only; or the image's own. */
   visualTokens: number;
   keptGlobal: boolean;
 }

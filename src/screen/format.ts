@@ -38,8 +38,9 @@ export function formatZoom(z: NonNullable<AnswerStats['zoom']>): string {
   if (!z.zoomed || !z.region) return `${first}, kept: ${z.region ? 'sure enough' : 'the evidence points nowhere'}`;
   const { x, y, width, height } = z.region;
   const tokens = `${z.visualTokens} tokens${z.keptGlobal ? ' (global + zoomed)' : ' (zoomed only)'}`;
-  const chose = z.chose === 'first' ? ` · kept the first answer (surer than "${(z.zoomedAnswer ?? '').trim()}")` : '';
-  return `zoomed to ${width}×${height} at (${x}, ${y}): ${first} · region encode ${z.encodeMs.toFixed(0)} ms · answer ${z.answerMs.toFixed(0)} ms, ${tokens}${chose}`;
+  const looks = (z.looks ?? []).map((l) => `${l.resolution} px "${l.answer.trim()}" (${l.confidence.toFixed(2)})`).join(', ');
+  const chose = z.chose === 'first' ? ` · kept the first answer (surer than "${(z.zoomedAnswer ?? '').trim()}")` : z.resolution ? ` · gave the ${z.resolution} px look's` : '';
+  return `zoomed to ${width}×${height} at (${x}, ${y}): ${first} · looks ${looks || 'none'} · region encodes ${z.encodeMs.toFixed(0)} ms · answers ${z.answerMs.toFixed(0)} ms, ${tokens}${chose}`;
 }
 
 export function formatStats(s: AnswerStats): string {

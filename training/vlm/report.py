@@ -109,7 +109,8 @@ def zoom_table(lines: list[dict]) -> str:
     for key in sorted(totals, key=lambda k: (k[0], k[1])):
         split, strategy, res = key
         t = totals[key]
-        label = f"{res} + look closer" if strategy.endswith("+zoom") else res
+        knobs = strategy.partition("+zoom")[2].lstrip(":").replace(",", ", ")
+        label = (f"{res} + look closer" + (f" ({knobs})" if knobs else "")) if "+zoom" in strategy else res
         covers = f'{t["region_covers"]:.1f} %' if "region_covers" in t else "–"
         rows.append(f"| {split} | {label} | " + " | ".join(per[key].get(ty, "–") for ty in TYPES) + f' | **{t["accuracy"]:.2f}** | {t["ms_mean"]} | {covers} |')
     return "\n".join(rows) + "\n"
