@@ -80,6 +80,9 @@ describe('LoupeChat', () => {
     ['signal', { aborted: false }],
     ['sampling', 'greedy'],
     ['history', 'drop'],
+    ['zoom', { resolution: [] }],
+    ['zoom', { resolution: [1024, 1.5] }],
+    ['zoom', { resolution: '1536' }],
   ])('refuses %s = %s before starting, naming the option and its range, and stays usable', async (option, value) => {
     const chat = new LoupeChat(fakeContext().context);
     expect(() => chat.ask('hi', { [option]: value })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(option) }));

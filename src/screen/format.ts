@@ -39,7 +39,7 @@ export function formatZoom(z: NonNullable<AnswerStats['zoom']>): string {
   const { x, y, width, height } = z.region;
   const tokens = `${z.visualTokens} tokens${z.keptGlobal ? ' (global + zoomed)' : ' (zoomed only)'}`;
   const looks = (z.looks ?? []).map((l) => `${l.resolution} px "${l.answer.trim()}" (${l.confidence.toFixed(2)})`).join(', ');
-  const chose = z.chose === 'first' ? ` · kept the first answer (surer than "${(z.zoomedAnswer ?? '').trim()}")` : z.resolution ? ` · gave the ${z.resolution} px look's` : '';
+  const chose = z.chose === 'first' ? ` · kept the first answer (surer than "${(z.zoomedAnswer ?? '').trim()}")` : z.resolution ? ` · answered from the ${z.resolution} px look` : '';
   return `zoomed to ${width}×${height} at (${x}, ${y}): ${first} · looks ${looks || 'none'} · region encodes ${z.encodeMs.toFixed(0)} ms · answers ${z.answerMs.toFixed(0)} ms, ${tokens}${chose}`;
 }
 
