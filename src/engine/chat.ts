@@ -21,7 +21,7 @@ export interface ChatContext {
   stride: number;
   /** The decoder's context length (positions), for refusing an image that cannot fit. */
   contextLength: number;
-  /** The bundle's own input resolution (a closer look's default resolutions are fractions of it). */
+  /** The bundle's own input resolution (where a closer look encodes the region unless asked otherwise). */
   resolution: number;
   /** Counts the language worker's restarts: a new one has none of this chat's state. */
   languageGeneration: () => number;
