@@ -61,17 +61,17 @@ class CropSpec:
     first_scene: int = 0
     cell: int = CELL  # input pixels per visual token
     fine_strides: tuple = (8, 16)  # the fine maps' strides
-
-
-SIZE_WEIGHT = {"tiny": 3.0, "small": 2.0, "medium": 1.0, "large": 1.0}
+    # How often an object of each size class is the one a window is centred on.
+    size_weights: tuple = (("tiny", 3.0), ("small", 2.0), ("medium", 1.0), ("large", 1.0))
 
 
 def _windows(rng: random.Random, objects, frame, spec: CropSpec) -> list[tuple[int, int]]:
     size = spec.size
-    weights = [SIZE_WEIGHT[o.size_class] * (1.5 if o.kind == "sign" else 1.0) for o in objects]
+    by_size = dict(spec.size_weights)
+    weights = [by_size[o.size_class] * (1.5 if o.kind == "sign" else 1.0) for o in objects]
     out = []
     for _ in range(spec.per_scene):
-        if objects and rng.random() < spec.object_centred:
+        if sum(weights) > 0 and rng.random() < spec.object_centred:
             obj = rng.choices(objects, weights)[0]
             bx0, by0, bx1, by1 = frame.box(obj.bbox)
             cx = (bx0 + bx1) / 2 + rng.uniform(-size / 3, size / 3)
@@ -149,7 +149,7 @@ class CropStore:
     """Every shard of a built store, memory-mapped; `batch(indices)` gathers windows."""
 
     def __init__(self, root: Path):
-        spec = CropSpec(**{k: tuple(map(tuple, v)) if k == "strategies" else tuple(v) if isinstance(v, list) else v
+        spec = CropSpec(**{k: tuple(map(tuple, v)) if k in ("strategies", "size_weights") else tuple(v) if isinstance(v, list) else v
                            for k, v in json.loads((root / "spec.json").read_text())["spec"].items()})
         self.spec = spec
         shards = sorted(p for p in root.glob("shard*") if (p / "done").exists() and not p.name.endswith(".tmp"))
