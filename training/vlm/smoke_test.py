@@ -129,6 +129,12 @@ def main(argv=None) -> None:
         run([py, "-m", "training.vlm.tower_from_bundle", "--smoke", "--bundle", str(work / "bundle"), "--out", str(work / "again"),
              "--stages-from", str(work / "conv" / "summary.json")])
         run([py, "-m", "training.vlm.pipeline", "--smoke", "--out", str(work / "again"), "--until", "features"])
+        # bench/gpu.sh's PyTorch anchor: the bundle's tower rebuilt, checked, timed (here on the CPU).
+        eager = subprocess.run([py, "-m", "training.eager_bench", "--bundle", str(work / "bundle"), "--device", "cpu",
+                                "--dtypes", "fp32", "--sizes", "128", "--runs", "1"], check=True, capture_output=True, text=True).stdout
+        records = [json.loads(l) for l in eager.splitlines()]
+        if not (records[0].get("ok") and any(r.get("stage") == "encode" and r["visual_tokens"] == 4 for r in records)):
+            raise AssertionError(f"training.eager_bench: {eager}")
         golden = json.loads((work / "conv" / "golden" / "golden.json").read_text())
         if "onnxruntime_web" not in golden:
             raise AssertionError("the export did not record its onnxruntime-web check")
