@@ -7,7 +7,8 @@
 // --limit N (scenes; default: the whole split), --data DIR (instead of --split: a directory in the
 // generator's output format), --resolution 768,1536,native, --device wasm|webgpu,
 // --token-budget 576, --dtype D, --out FILE (also writes FILE.items.jsonl), --compare PYTORCH.items.jsonl
-// (item by item against `python -m training.vlm.evaluate --out ...`).
+// (item by item against `python -m training.vlm.evaluate --out ...`), --from-items FILE.items.jsonl
+// (with --compare: compare an earlier run's items instead of running one; the lines go to --out).
 // The split is generated on first use into bench/eval-data/ (PNG, so the pixels are the ones
 // PyTorch sees; needs Debian's python3-pil and fonts-dejavu-core).
 import { execFileSync } from 'node:child_process';
@@ -24,6 +25,8 @@ const device = option('device', 'wasm');
 const tokenBudget = Number(option('token-budget', '576'));
 const out = option('out', undefined);
 const compare = option('compare', undefined);
+const fromItems = option('from-items', undefined);
+if (fromItems && !compare) throw new Error('--from-items needs --compare PYTORCH.items.jsonl (it compares an earlier run, it does not score one)');
 // --dtype fp32, or per module: vision_encoder=fp32,decoder_model_merged=q4 (default: the bundle's)
 const dtypeOption = option('dtype', undefined);
 // --zoom off,auto (each a run; 'auto:keepGlobal=false,minSide=0.5,mass=0.5' tunes it): issue #16's look-closer pass.
@@ -34,82 +37,85 @@ const dtype = dtypeOption?.includes('=') ? Object.fromEntries(dtypeOption.split(
 // e.g. scenes from seeds never used (`python -m training.synth.generate --seed-base ...`).
 const data = option('data', undefined);
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const dataName = data ? `data-${basename(resolve(data))}` : `${split}${limit ? `-${limit}` : ''}`;
-const dataDir = `${ROOT}bench/eval-data/${dataName}/`;
-const splitLabel = data ? dataName : split;
-if (data) {
-  // The page fetches images from the bench server, which serves the repo: copy them in.
-  if (!existsSync(`${resolve(data)}/questions.jsonl`)) throw new Error(`--data ${data}: no questions.jsonl there (expected the generator's output format)`);
-  if (resolve(data) + '/' !== dataDir) cpSync(resolve(data), dataDir, { recursive: true });
-} else if (!existsSync(`${dataDir}questions.jsonl`)) {
-  mkdirSync(dataDir, { recursive: true });
-  console.error(`[eval] generating ${split}${limit ? ` (first ${limit} scenes)` : ''} into bench/eval-data/${dataName}/ ...`);
-  execFileSync('/usr/bin/python3', ['-m', 'training.synth.generate', '--split', split, '--format', 'png', '--out', dataDir, ...(limit ? ['--count', limit] : [])], { cwd: ROOT, stdio: 'inherit' });
-}
-const questions = readFileSync(`${dataDir}questions.jsonl`, 'utf8')
-  .trim()
-  .split('\n')
-  .map((line) => JSON.parse(line))
-  .map((q) => ({ id: q.id, index: Number(q.id.split('-').at(-2)), image: q.image, question: q.question, answer: q.answer, type: q.type, options: q.options, target_bboxes: q.target_bboxes }));
-
+const readJsonLines = (file) => readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
 let result;
-const started = performance.now();
-const bench = await startBench();
-try {
-  const page = await bench.openPage();
-  result = await page.evaluate((o) => window.runEval(o), { bundle, device, base: `/bench/eval-data/${dataName}/`, questions, resolutions, tokenBudget, zooms, ...(dtype ? { dtype } : {}) });
-} finally {
-  await bench.close();
-}
-const seconds = (performance.now() - started) / 1000;
-
-/**
- * Accuracy per (strategy, resolution, type), then a summary per (strategy, resolution), with
- * the mean ms per question; zoomed runs add how often the zoom region holds at least half of
- * the asked objects' area (`region_covers`) and how often no region was found.
- */
-function aggregate(items) {
-  const buckets = new Map();
-  const add = (key, item) => {
-    if (!buckets.has(key)) buckets.set(key, []);
-    buckets.get(key).push(item);
-  };
-  for (const item of items) {
-    add(JSON.stringify([item.strategy, item.resolution, item.type]), item);
-    add(JSON.stringify([item.strategy, item.resolution, 'all']), item);
+if (fromItems) {
+  const items = readJsonLines(fromItems).filter((i) => i.split === split);
+  result = { model: items[0]?.model, items };
+} else {
+  const ROOT = fileURLToPath(new URL('..', import.meta.url));
+  const dataName = data ? `data-${basename(resolve(data))}` : `${split}${limit ? `-${limit}` : ''}`;
+  const dataDir = `${ROOT}bench/eval-data/${dataName}/`;
+  const splitLabel = data ? dataName : split;
+  if (data) {
+    // The page fetches images from the bench server, which serves the repo: copy them in.
+    if (!existsSync(`${resolve(data)}/questions.jsonl`)) throw new Error(`--data ${data}: no questions.jsonl there (expected the generator's output format)`);
+    if (resolve(data) + '/' !== dataDir) cpSync(resolve(data), dataDir, { recursive: true });
+  } else if (!existsSync(`${dataDir}questions.jsonl`)) {
+    mkdirSync(dataDir, { recursive: true });
+    console.error(`[eval] generating ${split}${limit ? ` (first ${limit} scenes)` : ''} into bench/eval-data/${dataName}/ ...`);
+    execFileSync('/usr/bin/python3', ['-m', 'training.synth.generate', '--split', split, '--format', 'png', '--out', dataDir, ...(limit ? ['--count', limit] : [])], { cwd: ROOT, stdio: 'inherit' });
   }
-  const share = (list, test) => Math.round((10000 * list.filter(test).length) / list.length) / 100;
-  const figures = (list) => {
-    const out = { n: list.length, accuracy: share(list, (i) => i.correct), ms_mean: Math.round(list.reduce((s, i) => s + i.ms, 0) / list.length) };
-    if (list.some((i) => 'zoom' in i)) {
-      out.region_covers = share(list, (i) => i.zoom && i.zoom.targetInside >= 0.5);
-      out.no_region = share(list, (i) => !i.zoom);
-    }
-    return out;
-  };
-  const rows = [...buckets.keys()].sort().map((key) => [...JSON.parse(key), buckets.get(key)]);
-  return [
-    ...rows.filter(([, , type]) => type !== 'all').map(([strategy, resolution, type, list]) => ({ model: result.model, strategy, resolution, split: splitLabel, type, ...figures(list) })),
-    ...rows.filter(([, , type]) => type === 'all').map(([strategy, resolution, , list]) => ({ summary: true, model: result.model, strategy, resolution, split: splitLabel, ...figures(list), dtypes: result.dtypes })),
-  ];
-}
+  const questions = readFileSync(`${dataDir}questions.jsonl`, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line))
+    .map((q) => ({ id: q.id, index: Number(q.id.split('-').at(-2)), image: q.image, question: q.question, answer: q.answer, type: q.type, options: q.options, target_bboxes: q.target_bboxes }));
 
-const lines = aggregate(result.items);
-for (const line of lines) console.log(JSON.stringify(line));
-console.error(`[eval] ${splitLabel}: ${questions.length} questions x ${resolutions.length} resolutions in ${seconds.toFixed(0)} s (${device})`);
-if (out) {
-  writeFileSync(out, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-  writeFileSync(`${out}.items.jsonl`, result.items.map((i) => JSON.stringify({ split, model: result.model, ...i })).join('\n') + '\n');
+  const started = performance.now();
+  const bench = await startBench();
+  try {
+    const page = await bench.openPage();
+    result = await page.evaluate((o) => window.runEval(o), { bundle, device, base: `/bench/eval-data/${dataName}/`, questions, resolutions, tokenBudget, zooms, ...(dtype ? { dtype } : {}) });
+  } finally {
+    await bench.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+
+  /**
+   * Accuracy per (strategy, resolution, type), then a summary per (strategy, resolution), with
+   * the mean ms per question; zoomed runs add how often the zoom region holds at least half of
+   * the asked objects' area (`region_covers`) and how often no region was found.
+   */
+  function aggregate(items) {
+    const buckets = new Map();
+    const add = (key, item) => {
+      if (!buckets.has(key)) buckets.set(key, []);
+      buckets.get(key).push(item);
+    };
+    for (const item of items) {
+      add(JSON.stringify([item.strategy, item.resolution, item.type]), item);
+      add(JSON.stringify([item.strategy, item.resolution, 'all']), item);
+    }
+    const share = (list, test) => Math.round((10000 * list.filter(test).length) / list.length) / 100;
+    const figures = (list) => {
+      const out = { n: list.length, accuracy: share(list, (i) => i.correct), ms_mean: Math.round(list.reduce((s, i) => s + i.ms, 0) / list.length) };
+      if (list.some((i) => 'zoom' in i)) {
+        out.region_covers = share(list, (i) => i.zoom && i.zoom.targetInside >= 0.5);
+        out.no_region = share(list, (i) => !i.zoom);
+      }
+      return out;
+    };
+    const rows = [...buckets.keys()].sort().map((key) => [...JSON.parse(key), buckets.get(key)]);
+    return [
+      ...rows.filter(([, , type]) => type !== 'all').map(([strategy, resolution, type, list]) => ({ model: result.model, strategy, resolution, split: splitLabel, type, ...figures(list) })),
+      ...rows.filter(([, , type]) => type === 'all').map(([strategy, resolution, , list]) => ({ summary: true, model: result.model, strategy, resolution, split: splitLabel, ...figures(list), dtypes: result.dtypes })),
+    ];
+  }
+
+  const lines = aggregate(result.items);
+  for (const line of lines) console.log(JSON.stringify(line));
+  console.error(`[eval] ${splitLabel}: ${questions.length} questions x ${resolutions.length} resolutions in ${seconds.toFixed(0)} s (${device})`);
+  if (out) {
+    writeFileSync(out, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    writeFileSync(`${out}.items.jsonl`, result.items.map((i) => JSON.stringify({ split, model: result.model, ...i })).join('\n') + '\n');
+  }
 }
 
 if (compare) {
   // Item by item against PyTorch: the same scene, strategy and resolution.
   const reference = new Map(
-    readFileSync(compare, 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line))
+    readJsonLines(compare)
       .filter((r) => r.split === split)
       .map((r) => [`${r.index}|${r.strategy}|${r.resolution}`, r]),
   );

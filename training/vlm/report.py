@@ -106,7 +106,7 @@ def zoom_table(lines: list[dict]) -> str:
             per[key][x["type"]] = f'{x["accuracy"]:.0f}'
     rows = ["| split | input | " + " | ".join(TYPES) + " | all | ms a question | region holds ≥ half the object |",
             "|---|---|" + "---:|" * (len(TYPES) + 3)]
-    for key in sorted(totals, key=lambda k: (k[0], k[1])):
+    for key in sorted(totals, key=lambda k: (k[0], int(k[2]) if k[2].isdigit() else 10**6, k[1])):
         split, strategy, res = key
         t = totals[key]
         knobs = strategy.partition("+zoom")[2].lstrip(":").replace(",", ", ")

@@ -16,6 +16,10 @@ confidence, the accuracy of looking twice and giving the surest of the three ans
 the browser run of that rule (`--zoom "auto:resolution=1024+1536,margin=0"`), which gave what
 the simulation said: small-detail 38 -> 50 %, large 69 -> 69 %. On the test splits it then gained
 0.3-0.4 points over one look for a third more time (README), so one look stayed the default.
+Session 13: val200h starts from 1536 (`--resolution 1536 --zoom "off;auto;auto:resolution=1024"`):
+the default look (region at 1536, answered from the zoomed tokens alone, since both images do not
+fit the context) and a look at 1024 (beside the global tokens); the default was then measured on
+the test splits.
 """
 
 from __future__ import annotations
