@@ -56,11 +56,7 @@ if (fromItems) {
     console.error(`[eval] generating ${split}${limit ? ` (first ${limit} scenes)` : ''} into bench/eval-data/${dataName}/ ...`);
     execFileSync('/usr/bin/python3', ['-m', 'training.synth.generate', '--split', split, '--format', 'png', '--out', dataDir, ...(limit ? ['--count', limit] : [])], { cwd: ROOT, stdio: 'inherit' });
   }
-  const questions = readFileSync(`${dataDir}questions.jsonl`, 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line))
-    .map((q) => ({ id: q.id, index: Number(q.id.split('-').at(-2)), image: q.image, question: q.question, answer: q.answer, type: q.type, options: q.options, target_bboxes: q.target_bboxes }));
+  const questions = readJsonLines(`${dataDir}questions.jsonl`).map((q) => ({ id: q.id, index: Number(q.id.split('-').at(-2)), image: q.image, question: q.question, answer: q.answer, type: q.type, options: q.options, target_bboxes: q.target_bboxes }));
 
   const started = performance.now();
   const bench = await startBench();

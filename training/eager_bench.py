@@ -97,11 +97,10 @@ def main(argv=None) -> None:
         converted = copy.deepcopy(tower).to(device=device, dtype=DTYPES[name])
         for size in map(int, a.sizes.split(",")):
             samples, tokens = time_encoder(converted, size, a.runs, device, DTYPES[name])
-            ordered = sorted(samples)
+            median = statistics.median(samples)
             print(json.dumps({"runtime": "pytorch eager", "provider": device.type, "model": model, "dtype": name,
                               "strategy": "convllava-square", "resolution": size, "stage": "encode", "visual_tokens": tokens,
-                              "ms": statistics.median(ordered), "runs": len(ordered), "min": ordered[0],
-                              "median": statistics.median(ordered), "max": ordered[-1]}), flush=True)
+                              "ms": median, "runs": len(samples), "min": min(samples), "median": median, "max": max(samples)}), flush=True)
         del converted
 
 
