@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -138,7 +139,10 @@ def build(out: Path, spec: CropSpec, seed: int, scenes: int, workers: int = 2, p
         progress(done, shards)
     if not todo:
         return
-    with get_context("fork").Pool(workers) as pool:
+    # Workers take back the default SIGTERM: the pipeline's handler (exit, unwinding) would
+    # otherwise run in them when the pool is terminated, and a worker unwinding mid-queue can hang
+    # the pool's exit (seen once in a clean-clone smoke run: the ViT's windows stage never returned).
+    with get_context("fork").Pool(workers, initializer=signal.signal, initargs=(signal.SIGTERM, signal.SIG_DFL)) as pool:
         for _ in pool.imap_unordered(_write_shard, todo):
             done += 1
             if progress:
