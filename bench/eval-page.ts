@@ -85,9 +85,14 @@ export function questionText(q: Pick<EvalQuestion, 'question' | 'options'>): str
   return `${q.question}\n${listed}\nAnswer with the option's letter from the given choices directly.`;
 }
 
-/** '768' | '1536' | 'native' -> Loupe's plan overrides (the same plans as the Python tool). */
+/**
+ * '768' | '1536' | 'native' | 'mc16x576' (MC-LLaVA's max_crops x num_tokens) -> Loupe's plan
+ * overrides (the same plans as the Python tool, whose labels these are).
+ */
 export function strategyFor(resolution: string, tokenBudget: number): { strategy: string; overrides: PlanOverrides } {
   if (resolution === 'native') return { strategy: 'convllava-native', overrides: { strategy: 'convllava-native', tokenBudget } };
+  const knobs = /^mc(\d+)x(\d+)$/.exec(resolution);
+  if (knobs) return { strategy: 'multicrop', overrides: { strategy: 'multicrop', maxCrops: Number(knobs[1]), numTokens: Number(knobs[2]) } };
   return { strategy: 'convllava-square', overrides: { strategy: 'convllava-square', resolution: Number(resolution) } };
 }
 

@@ -148,8 +148,10 @@ def token_split(num_tokens: int, images: int) -> list[int]:
     return [split] * (images - 1) + [num_tokens - (images - 1) * split]
 
 
-def plan_multicrop(w: int, h: int, max_crops: int, num_tokens: tuple[int, ...] = (728, 100)) -> Plan:
-    c, boxes = multicrop_grid(w, h, max_crops)
+def plan_multicrop(w: int, h: int, max_crops: int, num_tokens: tuple[int, ...] = (728, 100), crop: int = MULTICROP_CROP) -> Plan:
+    """crop: the grid's starting crop and the side every input is squashed to (MC-LLaVA's
+    SigLIP: 384; a bundle says its own in preprocessor_config's `loupe.crop_size`)."""
+    c, boxes = multicrop_grid(w, h, max_crops, crop)
     boxes = [[0, 0, w, h]] + boxes
     splits = {str(n): token_split(n, len(boxes)) for n in num_tokens}
     inputs = []
@@ -159,8 +161,8 @@ def plan_multicrop(w: int, h: int, max_crops: int, num_tokens: tuple[int, ...] =
             PlannedInput(
                 "global" if index == 0 else "crop",
                 [x0, y0, x1 - x0, y1 - y0],
-                MULTICROP_CROP,
-                MULTICROP_CROP,
+                crop,
+                crop,
                 keep[str(num_tokens[0])],
                 crop_box=[x0, y0, x1, y1],
                 coord=[(x0 + x1) / 2 / w, (y0 + y1) / 2 / h],
@@ -170,7 +172,7 @@ def plan_multicrop(w: int, h: int, max_crops: int, num_tokens: tuple[int, ...] =
     grid = _grid_shape(boxes[1:])
     return Plan(
         "multicrop",
-        {"crop": MULTICROP_CROP, "max_crops": max_crops, "num_tokens": list(num_tokens), "final_crop": c, "grid": grid},
+        {"crop": crop, "max_crops": max_crops, "num_tokens": list(num_tokens), "final_crop": c, "grid": grid},
         MULTICROP_FILL,
         w,
         h,

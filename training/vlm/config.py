@@ -37,6 +37,9 @@ class ModelConfig:
     convnext: ConvNeXtConfig | None = None
     vit: VitConfig | None = None
     layer_scale_init: float = 1e-6  # ConvNeXt's usual init for trained (not random) models
+    # MC-LLaVA: the ViT runs over the whole image and overlapping crops, with a coordinate
+    # embedding (multicrop.py); the knobs are the bundle's defaults.
+    multicrop: dict | None = None
 
     @property
     def encoder(self) -> str:
@@ -57,6 +60,7 @@ class ModelConfig:
             convnext=ConvNeXtConfig(**d["convnext"]) if d.get("convnext") else None,
             vit=VitConfig(**d["vit"]) if d.get("vit") else None,
             layer_scale_init=d.get("layer_scale_init", 1e-6),
+            multicrop=d.get("multicrop"),
         )
 
 

@@ -24,8 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from PIL import Image
+
+from ..preprocess_plans import multicrop_grid
 from ..synth import sample
 from .labels import CELL, cell_centres, cell_labels, fine_maps, frame_for, render_window
+from .multicrop import TRAIN_MAX_CROPS, crop_frame
 
 SCENES_PER_SHARD = 64
 
@@ -86,17 +90,34 @@ def _windows(rng: random.Random, objects, frame, spec: CropSpec) -> list[tuple[i
     return out
 
 
+def _crop_inputs(rng: random.Random, image, spec: CropSpec) -> list[tuple]:
+    """MC-LLaVA: per window, a crop plan drawn with the training knobs and one of its
+    inputs (the whole image or a crop), squashed to the window as the reference does."""
+    w, h = image.size
+    out = []
+    for _ in range(spec.per_scene):
+        max_crops = rng.choices([k for k, _ in TRAIN_MAX_CROPS], [wt for _, wt in TRAIN_MAX_CROPS])[0]
+        box = rng.choice([[0, 0, w, h]] + multicrop_grid(w, h, max_crops, spec.size)[1])
+        pixels = np.asarray(image.convert("RGB").crop(tuple(box)).resize((spec.size, spec.size), Image.BICUBIC), dtype=np.uint8)
+        out.append((crop_frame(box, spec.size), 0, 0, pixels))
+    return out
+
+
 def scene_windows(spec: CropSpec, seed: int, index: int) -> dict[str, np.ndarray]:
     """All windows of one scene, with their labels (arrays stacked on axis 0)."""
     rng = random.Random(seed * 1_000_003 + index)
     scene = sample(spec.split, spec.first_scene + index)
     kind, size, _ = rng.choices(spec.strategies, [s[2] for s in spec.strategies])[0]
-    frame = frame_for(kind, size, *scene.image.size)
     g = spec.size // spec.cell
     parts: dict[str, list[np.ndarray]] = {k: [] for k in arrays(spec)}
-    whole = spec.size == frame.width == frame.height  # the window is the whole input (the ViT)
-    for x0, y0 in [(0, 0)] * spec.per_scene if whole else _windows(rng, scene.objects, frame, spec):
-        parts["pixels"].append(render_window(scene.image, frame, x0, y0, spec.size))
+    if kind == "mc-crop":
+        windows = _crop_inputs(rng, scene.image, spec)
+    else:
+        frame = frame_for(kind, size, *scene.image.size)
+        whole = spec.size == frame.width == frame.height  # the window is the whole input (the ViT)
+        windows = [(frame, x0, y0, None) for x0, y0 in ([(0, 0)] * spec.per_scene if whole else _windows(rng, scene.objects, frame, spec))]
+    for frame, x0, y0, pixels in windows:
+        parts["pixels"].append(render_window(scene.image, frame, x0, y0, spec.size) if pixels is None else pixels)
         for stride in spec.fine_strides:
             for what, m in zip(("kind", "colour", "word"), fine_maps(scene.objects, frame, x0, y0, spec.size, stride)):
                 parts[f"{what}{stride}"].append(m)

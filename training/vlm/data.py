@@ -158,13 +158,18 @@ def correct_option(item: QAItem) -> int | None:
 
 @dataclass(frozen=True)
 class Strategy:
-    """How an image becomes encoder input: convllava-square / convllava-native / vit-square."""
+    """How an image becomes encoder input: convllava-square / convllava-native / vit-square,
+    or multicrop (MC-LLaVA: size = the crop side, and its two knobs)."""
 
     kind: str
     size: int  # square side, or the token budget for native
+    max_crops: int = 0
+    num_tokens: int = 0
 
     @property
     def label(self) -> str:
+        if self.kind == "multicrop":
+            return f"mc{self.max_crops}x{self.num_tokens}"
         return "native" if self.kind == "convllava-native" else str(self.size)
 
     def plan(self, w: int, h: int) -> Plan:
@@ -180,6 +185,25 @@ def parse_strategy(model: str, resolution: str, token_budget: int = 576) -> Stra
     if resolution == "native":
         return Strategy("convllava-native", token_budget)
     return Strategy("convllava-square", int(resolution))
+
+
+def parse_knobs(text: str, side: int) -> list[Strategy]:
+    """"4x144,16x576" -> MC-LLaVA strategies (max_crops x num_tokens) at crop side `side`."""
+    out = []
+    for pair in text.split(","):
+        max_crops, num_tokens = (int(v) for v in pair.lower().split("x"))
+        out.append(Strategy("multicrop", side, max_crops, num_tokens))
+    return out
+
+
+def encoder_inputs(image: Image.Image, strategy: Strategy):
+    """What the vision graph is fed for `image`: uint8 [3, H, W], or MC-LLaVA's CropInputs."""
+    if strategy.kind == "multicrop":
+        from .config import VitConfig
+        from .multicrop import crop_inputs
+
+        return crop_inputs(image, strategy.max_crops, strategy.num_tokens, VitConfig(image_size=strategy.size))
+    return image_pixels(image, strategy)
 
 
 def image_pixels(image: Image.Image, strategy: Strategy) -> torch.Tensor:
@@ -301,7 +325,7 @@ class EvalScenes(IterableDataset):
             scene = self.source.sample(self.split, index)
             yield {
                 "index": index,
-                "pixels": {s: image_pixels(scene.image, s) for s in self.strategies},
+                "pixels": {s: encoder_inputs(scene.image, s) for s in self.strategies},
                 "qa": [
                     {
                         "question": question_text(q),

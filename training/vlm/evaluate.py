@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from .data import EvalScenes, Strategy, group_by_shape, load_source, num_tokens, parse_strategy
-from .model import greedy, image_features, left_pad, load_checkpoint, option_losses, prefill
+from .data import EvalScenes, Strategy, group_by_shape, load_source, parse_knobs, parse_strategy
+from .model import encode_inputs, greedy, image_features, left_pad, load_checkpoint, option_losses, prefill
 from .tokenizer import load_tokenizer, prompt_ids
 
 MAX_NEW_TOKENS = 8
@@ -48,11 +48,15 @@ def question_stem(question: str) -> str:
 class Scorer:
     """One model (checkpoint) and the strategies it is evaluated at."""
 
-    def __init__(self, ckpt: Path, resolutions: list[str], device: torch.device, token_budget: int):
+    def __init__(self, ckpt: Path, resolutions: list[str], device: torch.device, token_budget: int, knobs: str | None = None):
         self.model, self.cfg, self.meta = load_checkpoint(ckpt, str(device))
         self.tok = load_tokenizer(ckpt / "tokenizer.json")
         self.name = self.cfg.name
         self.stride = self.cfg.convnext.stride if self.cfg.convnext is not None else self.cfg.vit.patch_size
+        if self.cfg.multicrop is not None:
+            default = f"{self.cfg.multicrop['max_crops']}x{self.cfg.multicrop['num_tokens']}"
+            self.strategies = parse_knobs(knobs or default, self.cfg.vit.image_size)
+            return
         if self.cfg.vit is not None:
             keep = [r for r in resolutions if r == str(self.cfg.vit.image_size)]
             if not keep:
@@ -70,13 +74,17 @@ class Scorer:
 @torch.no_grad()
 def score_chunk(scorer: Scorer, strategy: Strategy, scenes: list[dict], device, autocast, records: list[dict]) -> None:
     model, tok = scorer.model, scorer.tok
-    pixels = [s["pixels"][strategy].to(device) for s in scenes]
-    stacks, groups = group_by_shape(pixels)
-    with autocast():
-        per_image = image_features(model, model.vision, stacks, groups, len(pixels))
+    if strategy.kind == "multicrop":  # each scene is its own batch of crops
+        with autocast():
+            per_image = [encode_inputs(model, s["pixels"][strategy])[1] for s in scenes]
+    else:
+        pixels = [s["pixels"][strategy].to(device) for s in scenes]
+        stacks, groups = group_by_shape(pixels)
+        with autocast():
+            per_image = image_features(model, model.vision, stacks, groups, len(pixels))
     rows, row_image, items = [], [], []
     for i, scene in enumerate(scenes):
-        n = num_tokens(pixels[i], scorer.stride)
+        n = per_image[i].shape[0]
         for q in scene["qa"]:
             rows.append(prompt_ids(tok, q["question"], n))
             row_image.append(i)
@@ -91,7 +99,7 @@ def score_chunk(scorer: Scorer, strategy: Strategy, scenes: list[dict], device, 
     mc = [k for k, (_, q) in enumerate(items) if q["options"] and q["correct_option"] is not None]
     likelihood: dict[int, int] = {}
     if mc:
-        stems = [prompt_ids(tok, question_stem(items[k][1]["question"]), num_tokens(pixels[row_image[k]], scorer.stride)) for k in mc]
+        stems = [prompt_ids(tok, question_stem(items[k][1]["question"]), per_image[row_image[k]].shape[0]) for k in mc]
         s_ids, s_mask, s_pos = left_pad(stems, device)
         with autocast():
             s_last, s_past = prefill(model, s_ids, s_mask, s_pos, per_image, torch.tensor([row_image[k] for k in mc]))
@@ -139,14 +147,14 @@ def aggregate(records: list[dict], split: str) -> list[dict]:
 
 def evaluate(ckpts: list[Path], split: str, resolutions: list[str], out: Path | None, source_name: str = "auto",
              limit: int | None = None, device: str = "cpu", workers: int = 2, chunk: int = 16,
-             fake_long_side=(1500, 4000), token_budget: int = 576) -> list[dict]:
+             fake_long_side=(1500, 4000), token_budget: int = 576, knobs: str | None = None) -> list[dict]:
     dev = torch.device(device)
-    scorers = [Scorer(c, resolutions, dev, token_budget) for c in ckpts]
+    scorers = [Scorer(c, resolutions, dev, token_budget, knobs) for c in ckpts]
     source = load_source(source_name, fake_long_side)
     count = limit or source.split_size(split)
     if not count:
         raise SystemExit(f"the source does not say how large split {split!r} is: pass --limit")
-    strategies = sorted({s for sc in scorers for s in sc.strategies}, key=lambda s: (s.kind, s.size))
+    strategies = sorted({s for sc in scorers for s in sc.strategies}, key=lambda s: (s.kind, s.size, s.max_crops, s.num_tokens))
     loader = DataLoader(EvalScenes(source, split, count, strategies), batch_size=None, num_workers=workers)
     if dev.type == "cuda":
         autocast = lambda: torch.autocast(device_type="cuda", dtype=torch.bfloat16)  # noqa: E731
@@ -199,11 +207,13 @@ def main(argv=None) -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--chunk", type=int, default=16, help="scenes per forward pass")
     p.add_argument("--token-budget", type=int, default=576, help="native-aspect token budget")
+    p.add_argument("--knobs", default=None, help="MC-LLaVA: comma list of max_crops x num_tokens, e.g. 4x144,16x576 "
+                   "(default: the checkpoint's)")
     a = p.parse_args(argv)
     first = json.loads((a.ckpt[0] / "config.json").read_text())
     long_side = first.get("data", {}).get("fake_long_side", (1500, 4000))
     evaluate(a.ckpt, a.split, a.resolution.split(","), a.out, a.source, a.limit, a.device, a.workers, a.chunk,
-             long_side, a.token_budget)
+             long_side, a.token_budget, a.knobs)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from ..synth import sample
 from .data import Strategy, image_pixels, normalize_pixels, question_text, scene_questions
 from .derived import derived_questions
+from .config import VitConfig
 from .labels import CELL, COLOURS, KINDS, frame_for
+from .multicrop import crop_inputs, draw_knobs, token_boxes, tokens_holding
 
 SCENES_PER_SHARD = 64
 
@@ -67,25 +69,42 @@ def scene_item(spec: FeatureSpec, seed: int, index: int) -> dict:
     rng = random.Random(seed * 7_000_003 + index)
     scene = sample(spec.split, spec.first_scene + index)
     kind, size, _ = rng.choices(spec.strategies, [s[2] for s in spec.strategies])[0]
-    strategy = Strategy(kind, size)
-    frame = frame_for(kind, size, *scene.image.size)
-    cell = 14 if kind == "vit-square" else CELL
-    qa = [{"question": question_text(q), "answer": q.answer, "type": q.type,
-           "targets": target_cells(scene.objects, frame, cell, _groups(q))} for q in scene_questions(scene)]
+    if kind == "multicrop":
+        item, holding = _multicrop_input(rng, scene, size)
+    else:
+        strategy = Strategy(kind, size)
+        frame = frame_for(kind, size, *scene.image.size)
+        cell = 14 if kind == "vit-square" else CELL
+        item = {"pixels": image_pixels(scene.image, strategy), "resolution": strategy.label}
+        holding = lambda groups: target_cells(scene.objects, frame, cell, groups)  # noqa: E731
+    qa = [{"question": question_text(q), "answer": q.answer, "type": q.type, "targets": holding(_groups(q))}
+          for q in scene_questions(scene)]
     seen = {q["question"] for q in qa}
     for q in derived_questions(scene.objects, scene.image.width, rng, spec.derived_per_scene):
         text = question_text(q)
         if text not in seen:
             seen.add(text)
-            qa.append({"question": text, "answer": q.answer, "type": q.type, "derived": True,
-                       "targets": target_cells(scene.objects, frame, cell, q.targets or [[]])})
+            qa.append({"question": text, "answer": q.answer, "type": q.type, "derived": True, "targets": holding(q.targets or [[]])})
     kinds = {name: [o.id for o in scene.objects if o.shape == name] for name in KINDS}
     colours = {name: [o.id for o in scene.objects if o.colour == name] for name in COLOURS}
     names = list(kinds) + list(colours)
-    cells = target_cells(scene.objects, frame, cell, list(kinds.values()) + list(colours.values()))
+    cells = holding(list(kinds.values()) + list(colours.values()))
     attributes = {name: c for name, c in zip(names, cells) if c}
-    return {"index": index, "pixels": image_pixels(scene.image, strategy), "resolution": strategy.label, "qa": qa,
-            "attributes": attributes}
+    return {"index": index, **item, "qa": qa, "attributes": attributes}
+
+
+def _multicrop_input(rng: random.Random, scene, side: int) -> tuple[dict, object]:
+    """MC-LLaVA's inputs at knobs drawn for this scene: every input's pixels, coords and
+    kept-token count, each kept token's centre (x, y in [0, 1] of the image), and the map
+    from object ids to the kept tokens holding their centres."""
+    vit, image = VitConfig(image_size=side), scene.image
+    max_crops, num_tokens = draw_knobs(rng)
+    inputs = crop_inputs(image, max_crops, num_tokens, vit)
+    boxes = token_boxes(inputs.boxes, inputs.keep, vit)
+    xy = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2 / image.width, (boxes[:, 1] + boxes[:, 3]) / 2 / image.height], 1)
+    item = {"pixels": inputs.pixels, "input_coords": inputs.coords, "keep": inputs.keep, "token_xy": xy.round(4).tolist(),
+            "resolution": f"mc{max_crops}x{num_tokens}"}
+    return item, lambda groups: tokens_holding(boxes, scene.objects, groups)
 
 
 class _Scenes(IterableDataset):
@@ -116,9 +135,14 @@ def build(tower: torch.nn.Module, out: Path, spec: FeatureSpec, seed: int, worke
         items = []
         for item in loader:
             px = item.pop("pixels")
-            cells = tower.cells(normalize_pixels(px[None]))[0]
-            item["cells"] = cells.to(torch.float16)
-            item["shape"] = tuple(px.shape[1:])
+            if "keep" in item:  # MC-LLaVA: every input at once, each keeping its last tokens
+                tokens = tower.tokens(normalize_pixels(px))
+                keep = item.pop("keep")
+                item["cells"] = torch.cat([tokens[i, tokens.shape[1] - k:] for i, k in enumerate(keep)]).to(torch.float16)
+                item["coords"] = torch.repeat_interleave(item.pop("input_coords"), torch.tensor(keep), dim=0)
+            else:
+                item["cells"] = tower.cells(normalize_pixels(px[None]))[0].to(torch.float16)
+                item["shape"] = tuple(px.shape[1:])
             items.append(item)
         items.sort(key=lambda it: it["index"])
         tmp = final.with_suffix(".tmp")

@@ -29,10 +29,12 @@ _HAS_SDPA = hasattr(F, "scaled_dot_product_attention")
 
 def build_model(cfg: ModelConfig) -> nn.Module:
     if cfg.encoder == "convnext":
-        model = TinyConvLlava(cfg.convnext, cfg.text)
-    else:
-        model = VitLlava(cfg)
-    return model
+        return TinyConvLlava(cfg.convnext, cfg.text)
+    if cfg.multicrop is not None:
+        from .multicrop import McLlava
+
+        return McLlava(cfg)
+    return VitLlava(cfg)
 
 
 TEXT_SIDE = ("vision.projector", "embed_tokens", "decoder")
@@ -88,6 +90,20 @@ def image_features(model: nn.Module, vision: nn.Module, stacks: list[torch.Tenso
         for j, i in enumerate(idx.tolist()):
             out[i] = feats[j]
     return out  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def encode_inputs(model: nn.Module, inputs) -> tuple[torch.Tensor, torch.Tensor]:
+    """(what the vision graph returns, the [T, D] rows spliced into the prompt) for one
+    image's encoder inputs: a uint8 [3, H, W] tensor, or MC-LLaVA's CropInputs (a batch
+    of crops with their coords, each keeping its last tokens)."""
+    from .data import normalize_pixels
+
+    if isinstance(inputs, torch.Tensor):
+        out = model.vision(normalize_pixels(inputs[None]))
+        return out, out[0]
+    out = model.vision(normalize_pixels(inputs.pixels), inputs.coords)
+    return out, torch.cat([out[i, out.shape[1] - k :] for i, k in enumerate(inputs.keep)])
 
 
 def splice(model: nn.Module, input_ids: torch.Tensor, per_image: list[torch.Tensor], row_image: torch.Tensor) -> torch.Tensor:

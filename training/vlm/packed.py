@@ -62,15 +62,32 @@ def grid_of(num_image_tokens: int, shape: tuple[int, int] | None) -> tuple[int, 
     return num_image_tokens // cols, cols
 
 
-def where_found(cells: list[int], rows: int, cols: int) -> list[float]:
-    """(x, y) in [0, 1] of the one token in `cells`, and 1; zeros when there are several."""
-    if len(cells) != 1:
+def grid_centres(num_image_tokens: int, shape: tuple[int, int] | None) -> list[tuple[float, float]]:
+    """(x, y) in [0, 1] of every visual token of a row-major grid."""
+    rows, cols = grid_of(num_image_tokens, shape)
+    return [((c % cols + 0.5) / cols, (c // cols + 0.5) / rows) for c in range(num_image_tokens)]
+
+
+# Tokens of one object seen from several inputs (MC-LLaVA's whole image and overlapping
+# crops) sit this close; distinct grid cells are always further apart than 0.
+SAME_PLACE = 0.06
+
+
+def where_found(cells: list[int], centres: list[tuple[float, float]], spread: float = 0.0) -> list[float]:
+    """(x, y) in [0, 1] of what `cells` hold, and 1, when they are one place (all within
+    `spread` of each other: a single grid cell, or the same object in several crops);
+    zeros when they are several places."""
+    if not cells:
         return [0.0, 0.0, 0.0]
-    return [(cells[0] % cols + 0.5) / cols, (cells[0] // cols + 0.5) / rows, 1.0]
+    xs, ys = [centres[c][0] for c in cells], [centres[c][1] for c in cells]
+    if len(cells) > 1 and (max(xs) - min(xs) > spread or max(ys) - min(ys) > spread or spread == 0.0):
+        return [0.0, 0.0, 0.0]
+    return [sum(xs) / len(xs), sum(ys) / len(ys), 1.0]
 
 
 def pack_row(tok: ByteLevelBPE, num_image_tokens: int, qa: list[dict], attributes: dict | None = None,
-             keep: list[int] | None = None, shape: tuple[int, int] | None = None) -> dict:
+             keep: list[int] | None = None, shape: tuple[int, int] | None = None,
+             centres: list[tuple[float, float]] | None = None) -> dict:
     """ids, segment ids, labels and position ids of one packed row, and the grounding
     probes: for each question with targets, the position that predicts its answer and the
     sequence positions of its target groups ("answer"); for each question word naming a
@@ -84,9 +101,11 @@ def pack_row(tok: ByteLevelBPE, num_image_tokens: int, qa: list[dict], attribute
     keep: the image tokens present in the row (sorted; default all). Dropped tokens leave
     the others at their own position ids, so the row is the full prompt with some
     background keys missing; the questions still start at the full image's end.
-    shape: the image's (H, W), for the grid position of what a word found."""
+    shape: the image's (H, W), for the grid position of what a word found; centres: each
+    token's (x, y) in [0, 1] instead (tokens that are not one grid, as MC-LLaVA's)."""
     keep = list(range(num_image_tokens)) if keep is None else keep
-    rows, cols = grid_of(num_image_tokens, shape)
+    spread = 0.0 if centres is None else SAME_PLACE
+    centres = grid_centres(num_image_tokens, shape) if centres is None else centres
     at = {c: i for i, c in enumerate(keep)}
     prefix: list[int] = []
     ids, seg, labels, probes, contents, answers, readouts, deep = [], [], [], [], [], [], [], []
@@ -122,7 +141,7 @@ def pack_row(tok: ByteLevelBPE, num_image_tokens: int, qa: list[dict], attribute
                 probes.append(("word", start + j, [[len(prefix) + at[c] for c in attributes[name] if c in at]]))
                 found = set(attributes[name])
                 contents.append((start + j, [int(bool(found & set(attributes.get(n, ())))) for n in ATTRIBUTE_LIST]
-                                 + where_found(attributes[name], rows, cols)))
+                                 + where_found(attributes[name], centres, spread)))
         if named:
             relative = item.get("type", "").removeprefix("mc-") == "relative" and len(named) == 2
             probes.append(("parse", answer_at, [[named[0]], [named[1]]] if relative else [named]))

@@ -2,6 +2,7 @@
 
     /usr/bin/python3 -m training.vlm.pipeline                      # the shipped ConvLLaVA
     /usr/bin/python3 -m training.vlm.pipeline --model vit336       # the ViT-336 control, same recipe
+    /usr/bin/python3 -m training.vlm.pipeline --model mcllava      # MC-LLaVA (issue 12), same recipe
     /usr/bin/python3 -m training.vlm.pipeline --smoke --out /tmp/s # every stage, tiny, ~1 min
 
 Stages (each leaves OUT/<stage>.done.json; a rerun skips finished stages and resumes an
@@ -14,7 +15,7 @@ interrupted one from its last checkpoint, so the wall time adds up across restar
               native; cells and questions are kept (features.py)
   4 decoder   projector, embeddings and decoder learn to answer, several questions per
               row behind one image prefix (stage_decoder.py, packed.py)
-  5 export    (ConvLLaVA) the bundle, its golden values and the onnxruntime-web check
+  5 export    (ConvLLaVA, MC-LLaVA) the bundle, its golden values and the onnxruntime-web check
 
 Deterministic given --seed: every batch is a function of (seed, step), every shard of
 (seed, shard). Progress lines show stage, step, losses, throughput and ETA; the same
@@ -30,6 +31,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import importlib  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
@@ -43,6 +45,7 @@ import torch  # noqa: E402
 
 from . import crops as crops_mod  # noqa: E402
 from . import features as features_mod  # noqa: E402
+from . import multicrop as multicrop_mod  # noqa: E402
 from .config import ModelConfig, VitConfig  # noqa: E402
 from .data import load_source  # noqa: E402
 from .model import build_model, count_parameters, init_for_training, save_checkpoint  # noqa: E402
@@ -85,6 +88,18 @@ def vit_recipe() -> Recipe:
                   encoder_phases=[EncoderPhase("cells", VIT_ENCODER_STEPS, 32, 1e-3)])
 
 
+# MC-LLaVA's features cost ~20 tower passes a scene (the whole image and its crops at the
+# drawn max_crops 4 / 16 / 64), so its features stage encodes half the scenes to stay in
+# the same wall budget; the decoder's steps and rows are the others'.
+MC_FEATURE_SCENES = 768
+
+
+def mc_recipe() -> Recipe:
+    """MC-LLaVA (issue 12): the control's ViT and its encoder budget, trained on the crops
+    MC-LLaVA feeds it (multicrop.py); features and decoder as the others."""
+    return replace(vit_recipe(), model="mcllava", feature_scenes=MC_FEATURE_SCENES)
+
+
 def convllava_config(vocab: int, smoke: bool) -> ModelConfig:
     if smoke:
         vision = ConvNeXtConfig(hidden_sizes=[8, 16, 24, 32, 48], depths=[1, 1, 1, 1, 1], position_code=1.0)
@@ -96,6 +111,18 @@ def convllava_config(vocab: int, smoke: bool) -> ModelConfig:
 def vit_config(vocab: int, smoke: bool) -> ModelConfig:
     vit = VitConfig(image_size=56, hidden_size=48, depth=2, num_heads=2) if smoke else VitConfig()
     return ModelConfig(name="vit336", text=text_config(vocab, smoke), vit=vit)
+
+
+def mc_config(vocab: int, smoke: bool) -> ModelConfig:
+    knobs = {"max_crops": multicrop_mod.DEFAULT_MAX_CROPS, "num_tokens": 64 if smoke else multicrop_mod.DEFAULT_NUM_TOKENS}
+    return replace(vit_config(vocab, smoke), name="mcllava", multicrop=knobs)
+
+
+MODEL_CONFIGS = {"convllava": convllava_config, "vit336": vit_config, "mcllava": mc_config}
+RECIPES = {"convllava": Recipe, "vit336": vit_recipe, "mcllava": mc_recipe}
+# The models that ship: (bundle under public/models, the module that exports it). The
+# ViT-336 control is evaluated in PyTorch only.
+BUNDLES = {"convllava": ("loupe-synth", "export"), "mcllava": ("loupe-synth-mc", "export_mc")}
 
 
 def text_config(vocab: int, smoke: bool) -> LlamaConfig:
@@ -113,18 +140,20 @@ def smoke_recipe(model: str) -> Recipe:
 
 
 def window_spec(model: str, smoke: bool, scenes: int, per_scene: int) -> crops_mod.CropSpec:
-    if model == "vit336":
+    if model in ("vit336", "mcllava"):
         size = 56 if smoke else 336
-        return crops_mod.CropSpec(size=size, per_scene=1, strategies=(("vit-square", size, 1.0),), cell=14, fine_strides=(14,))
+        kind = "vit-square" if model == "vit336" else "mc-crop"
+        return crops_mod.CropSpec(size=size, per_scene=1, strategies=((kind, size, 1.0),), cell=14, fine_strides=(14,))
     if smoke:
         return crops_mod.CropSpec(size=128, per_scene=per_scene, strategies=(("convllava-square", 256, 1.0),))
     return crops_mod.CropSpec(per_scene=per_scene)
 
 
 def feature_spec(model: str, smoke: bool, scenes: int) -> features_mod.FeatureSpec:
-    if model == "vit336":
+    if model in ("vit336", "mcllava"):
         size = 56 if smoke else 336
-        return features_mod.FeatureSpec(scenes=scenes, strategies=(("vit-square", size, 1.0),))
+        kind = "vit-square" if model == "vit336" else "multicrop"
+        return features_mod.FeatureSpec(scenes=scenes, strategies=((kind, size, 1.0),))
     if smoke:
         return features_mod.FeatureSpec(scenes=scenes, strategies=(("convllava-square", 128, 0.5), ("convllava-square", 256, 0.5)),
                                         derived_per_scene=4)
@@ -184,7 +213,7 @@ def tokenizer_and_model(run: Run) -> tuple:
         tok = build_tokenizer(load_source("synth").corpus_texts())
         save_tokenizer(tok, tok_path)
     vocab = len(tok.vocab)
-    mcfg = convllava_config(vocab, run.smoke) if run.recipe.model == "convllava" else vit_config(vocab, run.smoke)
+    mcfg = MODEL_CONFIGS[run.recipe.model](vocab, run.smoke)
     model = build_model(mcfg)
     init_for_training(model, mcfg, run.recipe.seed)
     return tok, mcfg, model
@@ -192,9 +221,9 @@ def tokenizer_and_model(run: Run) -> tuple:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Train Loupe-Synth on this machine (resumable stages).")
-    p.add_argument("--model", choices=["convllava", "vit336"], default="convllava")
+    p.add_argument("--model", choices=list(MODEL_CONFIGS), default="convllava")
     p.add_argument("--out", type=Path, default=None, help="work directory (default training/runs/<model>)")
-    p.add_argument("--bundle-out", type=Path, default=None, help="ConvLLaVA bundle (default public/models/loupe-synth)")
+    p.add_argument("--bundle-out", type=Path, default=None, help="the bundle (default public/models/loupe-synth[-mc])")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="every stage at tiny sizes (CI)")
     p.add_argument("--skip-node", action="store_true", help="export without the onnxruntime-web check")
@@ -209,13 +238,13 @@ def main(argv=None) -> None:
     # OpenMP threads spin against each other and run several times slower).
     torch.set_num_threads(int(os.environ.get("LOUPE_TORCH_THREADS", min(2, os.cpu_count() or 1))))
     torch.manual_seed(a.seed)
-    recipe = replace(smoke_recipe(a.model) if a.smoke else vit_recipe() if a.model == "vit336" else Recipe(), seed=a.seed)
+    recipe = replace(smoke_recipe(a.model) if a.smoke else RECIPES[a.model](), seed=a.seed)
     if a.feature_scenes:
         recipe.feature_scenes = a.feature_scenes
     if a.decoder_steps:
         recipe.decoder = replace(recipe.decoder, steps=a.decoder_steps)
     out = a.out or REPO / "training" / "runs" / a.model
-    bundle_out = a.bundle_out or (REPO / "public" / "models" / "loupe-synth" if a.model == "convllava" else None)
+    bundle_out = a.bundle_out or (REPO / "public" / "models" / BUNDLES[a.model][0] if a.model in BUNDLES else None)
     run = Run(out, recipe, a.smoke, bundle_out, a.skip_node)
     blas = blas_check()
     t_start = time.time()
@@ -283,13 +312,12 @@ def main(argv=None) -> None:
         return result
 
     run.stage("decoder", decoder)
-    if a.until == "decoder" or a.model != "convllava":
+    if a.until == "decoder" or a.model not in BUNDLES:
         summarise(run, t_start)
         return
 
     def export() -> dict:
-        from . import export as export_mod
-
+        export_mod = importlib.import_module(f".{BUNDLES[a.model][1]}", __package__)
         argv_export = ["--ckpt", str(ckpt_dir), "--out", str(bundle_out), "--golden-dir", str(out / "golden"),
                        "--fp32-dir", str(out / "bundle-fp32"), "--quality-scenes", "2" if a.smoke else "16"]
         if a.skip_node:

@@ -84,16 +84,31 @@ def make_batch(store: FeatureStore, tok: ByteLevelBPE, cfg: DecoderStageConfig, 
     for it in items:
         keep = kept_tokens(rng, it, fraction)
         rows.append(pack_row(tok, it["cells"].shape[0], choose_questions(rng, it["qa"], cfg.questions), it.get("attributes"), keep,
-                             it.get("shape")))
-        cells.append(it["cells"][keep].float())
+                             it.get("shape"), it.get("token_xy")))
+        cells.append((it["cells"][keep].float(), it["coords"][keep] if "coords" in it else None))
     return collate(rows), cells
+
+
+def text_side(vision: torch.nn.Module) -> dict[str, torch.nn.Module]:
+    """The vision tower's modules this stage trains: the projector, and MC-LLaVA's
+    coordinate embedding where the tower has one."""
+    out = {"projector": vision.projector}
+    if getattr(vision, "coord_embed", None) is not None:
+        out["coord_embed"] = vision.coord_embed
+    return out
+
+
+def project(vision: torch.nn.Module, cells: torch.Tensor, coords: torch.Tensor | None) -> torch.Tensor:
+    """Cached cells -> the decoder's image rows (with each token's crop centre for MC-LLaVA)."""
+    return vision.projector(cells) if coords is None else vision.project(cells, coords)
 
 
 def train_decoder(model: torch.nn.Module, tok: ByteLevelBPE, store: FeatureStore, cfg: DecoderStageConfig,
                   ckpt: Path, log: Path) -> dict:
     content_head = ContentHead(model.text_cfg.hidden_size)  # training only, not exported
-    modules = [model.vision.projector, model.embed_tokens, model.decoder, content_head]
-    keys = ("projector", "embed_tokens", "decoder", "content_head")
+    vision_side = text_side(model.vision)
+    modules = [*vision_side.values(), model.embed_tokens, model.decoder, content_head]
+    keys = (*vision_side, "embed_tokens", "decoder", "content_head")
     optimizer = torch.optim.AdamW(param_groups(modules, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95))
     step, elapsed = 0, 0.0
     if ckpt.exists():
@@ -120,7 +135,7 @@ def train_decoder(model: torch.nn.Module, tok: ByteLevelBPE, store: FeatureStore
         lr = lr_at(cfg, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss, stats = packed_loss(model, batch, [model.vision.projector(c) for c in cells], content_head=content_head)
+        loss, stats = packed_loss(model, batch, [project(model.vision, c, xy) for c, xy in cells], content_head=content_head)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for m in modules for p in m.parameters()], cfg.grad_clip)

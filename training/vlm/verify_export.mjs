@@ -66,12 +66,24 @@ const nextPast = (out) => {
   return past;
 };
 const lastRow = (logits) => { const [, s, v] = logits.dims; return logits.data.slice((s - 1) * v, s * v); };
+// MC-LLaVA (golden.keep): a batch of crops with their coords, each keeping its last tokens.
+const visionInputs = () => ({
+  pixel_values: f32(pixels, golden.pixel_values.shape),
+  ...(golden.coords ? { coords: f32(readF32(golden.coords.file), golden.coords.shape) } : {}),
+});
+const spliced = (features) => {
+  if (!golden.keep) return features.data;
+  const per = features.dims[1];
+  return Float32Array.from(golden.keep.flatMap((k, i) => Array.from(features.data.subarray((i * per + per - k) * D, (i + 1) * per * D))));
+};
 async function pipeline(visionFile, embedFile, decoderFile, steps) {
-  const features = (await (await session(visionFile)).run({ pixel_values: f32(pixels, golden.pixel_values.shape) })).image_features;
+  const features = (await (await session(visionFile)).run(visionInputs())).image_features;
+  const rows = spliced(features);
   const embed = async (t) => (await (await session(embedFile)).run({ input_ids: i64(t, [1, t.length]) })).inputs_embeds.data;
   const embeds = Float32Array.from(await embed(ids));
   let k = 0;
-  ids.forEach((id, row) => { if (id === golden.image_token_id) { embeds.set(features.data.subarray(k * D, (k + 1) * D), row * D); k++; } });
+  ids.forEach((id, row) => { if (id === golden.image_token_id) { embeds.set(rows.subarray(k * D, (k + 1) * D), row * D); k++; } });
+  check(k * D === rows.length, `${k} image tokens in the prompt for ${rows.length / D} feature rows`);
   const dec = await session(decoderFile);
   const step = (e, seq, total, positions, past) => dec.run({
     inputs_embeds: f32(e, [1, seq, D]), attention_mask: i64(new Array(total).fill(1), [1, total]),
@@ -108,11 +120,20 @@ const shippedRel = maxAbsDiff(shipped.first, wantShipped) / Math.max(1e-6, maxAb
 check(shippedRel < 1e-3, `shipped dtypes first logits vs torch with dequantized weights, relative ${shippedRel.toExponential(2)}`);
 check(JSON.stringify(shipped.greedy) === JSON.stringify(golden.greedy_ids_shipped), `shipped greedy ids equal torch ${JSON.stringify(shipped.greedy)}`);
 
-// Other input sizes: any multiple of 64 on each side.
-for (const [h, w] of [[64, 64], [128, 192]]) {
-  const data = Float32Array.from({ length: 3 * h * w }, (_, i) => Math.sin(i * 0.37));
-  const out = (await (await session(`vision_encoder${suffix[dtypes.vision_encoder]}.onnx`)).run({ pixel_values: f32(data, [1, 3, h, w]) })).image_features;
-  check(JSON.stringify(out.dims) === JSON.stringify([1, (h / 64) * (w / 64), D]), `vision 1x3x${h}x${w} -> [${out.dims}]`);
+const shippedVision = await session(`vision_encoder${suffix[dtypes.vision_encoder]}.onnx`);
+if (golden.coords) {
+  // A fixed-size tower: any batch of crops, grid^2 - 1 tokens each.
+  const [, c, s] = golden.pixel_values.shape;
+  const data = Float32Array.from({ length: 3 * c * s * s }, (_, i) => Math.sin(i * 0.37));
+  const out = (await shippedVision.run({ pixel_values: f32(data, [3, c, s, s]), coords: f32(new Float32Array([0.5, 0.5, 0.1, 0.9, 0.8, 0.2]), [3, 2]) })).image_features;
+  check(JSON.stringify(out.dims) === JSON.stringify([3, golden.tokens_per_input, D]), `vision 3x${c}x${s}x${s} -> [${out.dims}]`);
+} else {
+  // Other input sizes: any multiple of 64 on each side.
+  for (const [h, w] of [[64, 64], [128, 192]]) {
+    const data = Float32Array.from({ length: 3 * h * w }, (_, i) => Math.sin(i * 0.37));
+    const out = (await shippedVision.run({ pixel_values: f32(data, [1, 3, h, w]) })).image_features;
+    check(JSON.stringify(out.dims) === JSON.stringify([1, (h / 64) * (w / 64), D]), `vision 1x3x${h}x${w} -> [${out.dims}]`);
+  }
 }
 
 const measured = {
