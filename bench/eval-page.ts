@@ -86,13 +86,16 @@ export function questionText(q: Pick<EvalQuestion, 'question' | 'options'>): str
 }
 
 /**
- * '768' | '1536' | 'native' | 'mc16x576' (MC-LLaVA's max_crops x num_tokens) -> Loupe's plan
+ * '768' | '1536' | 'native' | 'mc16x576' (MC-LLaVA's max_crops x num_tokens) | 'pyramid1536' (PIIP) -> Loupe's plan
  * overrides (the same plans as the Python tool, whose labels these are).
  */
 export function strategyFor(resolution: string, tokenBudget: number): { strategy: string; overrides: PlanOverrides } {
   if (resolution === 'native') return { strategy: 'convllava-native', overrides: { strategy: 'convllava-native', tokenBudget } };
   const knobs = /^mc(\d+)x(\d+)$/.exec(resolution);
   if (knobs) return { strategy: 'multicrop', overrides: { strategy: 'multicrop', maxCrops: Number(knobs[1]), numTokens: Number(knobs[2]) } };
+  // PIIP: the high input at this size, the low branch at half of it (as trained).
+  const pyramid = /^pyramid(\d+)$/.exec(resolution);
+  if (pyramid) return { strategy: 'pyramid-square', overrides: { strategy: 'pyramid', resolution: Number(pyramid[1]), lowResolution: Number(pyramid[1]) / 2 } };
   return { strategy: 'convllava-square', overrides: { strategy: 'convllava-square', resolution: Number(resolution) } };
 }
 

@@ -40,6 +40,8 @@ class ModelConfig:
     # MC-LLaVA: the ViT runs over the whole image and overlapping crops, with a coordinate
     # embedding (multicrop.py); the knobs are the bundle's defaults.
     multicrop: dict | None = None
+    # PIIP: `convnext` is the narrow high-resolution branch, this the rest (pyramid.PyramidSpec).
+    pyramid: dict | None = None
 
     @property
     def encoder(self) -> str:
@@ -61,6 +63,7 @@ class ModelConfig:
             vit=VitConfig(**d["vit"]) if d.get("vit") else None,
             layer_scale_init=d.get("layer_scale_init", 1e-6),
             multicrop=d.get("multicrop"),
+            pyramid=d.get("pyramid"),
         )
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from PIL import Image
 
-from ..preprocess_plans import multicrop_grid
+from ..preprocess_plans import CONVLLAVA_FILL, PYRAMID_FILL, multicrop_grid
 from ..synth import sample
 from .labels import CELL, cell_centres, cell_labels, fine_maps, frame_for, render_window
 from .multicrop import TRAIN_MAX_CROPS, crop_frame
@@ -117,7 +117,9 @@ def scene_windows(spec: CropSpec, seed: int, index: int) -> dict[str, np.ndarray
         whole = spec.size == frame.width == frame.height  # the window is the whole input (the ViT)
         windows = [(frame, x0, y0, None) for x0, y0 in ([(0, 0)] * spec.per_scene if whole else _windows(rng, scene.objects, frame, spec))]
     for frame, x0, y0, pixels in windows:
-        parts["pixels"].append(render_window(scene.image, frame, x0, y0, spec.size) if pixels is None else pixels)
+        if pixels is None:
+            pixels = render_window(scene.image, frame, x0, y0, spec.size, PYRAMID_FILL if kind == "pyramid-square" else CONVLLAVA_FILL)
+        parts["pixels"].append(pixels)
         for stride in spec.fine_strides:
             for what, m in zip(("kind", "colour", "word"), fine_maps(scene.objects, frame, x0, y0, spec.size, stride)):
                 parts[f"{what}{stride}"].append(m)

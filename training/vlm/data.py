@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import random
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator, Protocol, Sequence
 
 import numpy as np
@@ -25,7 +25,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ..preprocess import CLIP_MEAN, CLIP_STD
 from ..preprocess_pixels import execute
-from ..preprocess_plans import Plan, plan_convllava_native, plan_convllava_square
+from ..preprocess_plans import PYRAMID_FILL, Plan, plan_convllava_native, plan_convllava_square
 from ..tokenizer_bpe import PAD_ID, ByteLevelBPE
 from .config import DataConfig
 from .tokenizer import answer_ids, prompt_ids
@@ -158,8 +158,9 @@ def correct_option(item: QAItem) -> int | None:
 
 @dataclass(frozen=True)
 class Strategy:
-    """How an image becomes encoder input: convllava-square / convllava-native / vit-square,
-    or multicrop (MC-LLaVA: size = the crop side, and its two knobs)."""
+    """How an image becomes encoder input: convllava-square / convllava-native / vit-square /
+    pyramid-square (PIIP's high input), or multicrop (MC-LLaVA: size = the crop side, and its
+    two knobs)."""
 
     kind: str
     size: int  # square side, or the token budget for native
@@ -170,18 +171,27 @@ class Strategy:
     def label(self) -> str:
         if self.kind == "multicrop":
             return f"mc{self.max_crops}x{self.num_tokens}"
+        if self.kind == "pyramid-square":
+            return f"pyramid{self.size}"
         return "native" if self.kind == "convllava-native" else str(self.size)
 
     def plan(self, w: int, h: int) -> Plan:
         if self.kind == "convllava-native":
             return plan_convllava_native(w, h, self.size)
+        square = plan_convllava_square(w, h, self.size)
+        # PIIP's high input is the same square padded with PIIP's colour (the runtime's
+        # pyramid strategy pads with it); its low input is derived inside the tower.
+        if self.kind == "pyramid-square":
+            return replace(square, fill=PYRAMID_FILL)
         # The ViT control is padded and resized exactly like ConvLLaVA's square input.
-        return plan_convllava_square(w, h, self.size)
+        return square
 
 
 def parse_strategy(model: str, resolution: str, token_budget: int = 576) -> Strategy:
     if model == "vit336":
         return Strategy("vit-square", int(resolution))
+    if model == "piip":
+        return Strategy("pyramid-square", int(resolution.removeprefix("pyramid")))
     if resolution == "native":
         return Strategy("convllava-native", token_budget)
     return Strategy("convllava-square", int(resolution))

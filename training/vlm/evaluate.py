@@ -64,7 +64,10 @@ class Scorer:
                 keep = [str(self.cfg.vit.image_size)]
             resolutions = keep
         else:
-            skip = [r for r in resolutions if r != "native" and int(r) % self.stride]
+            # PIIP plans padded squares only ("1536" or "pyramid1536"); "pyramid…" is PIIP's alone.
+            pyramid = self.cfg.pyramid is not None
+            resolutions = [r for r in resolutions if (r != "native" if pyramid else not r.startswith("pyramid"))]
+            skip = [r for r in resolutions if r != "native" and int(r.removeprefix("pyramid")) % self.stride]
             if skip:
                 print(f"[eval] {self.name}: skipping {skip} (not multiples of stride {self.stride})", file=sys.stderr)
             resolutions = [r for r in resolutions if r not in skip]

@@ -99,6 +99,19 @@ def choose_vision_dtype(model, tok, source, inputs_of, scenes: int) -> dict:
 GRAPH_SUFFIX = {"fp32": "", "int8": "_int8", "q4": "_q4"}
 
 
+def staged_graphs(model: nn.Module, staging: Path, export_vision) -> dict[str, int]:
+    """The three fp32 graphs (export_vision(model, path) traces the tower) and their
+    quantized variants, written to staging/onnx; returns quantized_variants' counts."""
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "onnx").mkdir(parents=True)
+    fp32 = {
+        "vision_encoder": export_vision(model, staging / "onnx/vision_encoder.onnx"),
+        "embed_tokens": export_onnx.export_embed(model, staging / "onnx/embed_tokens.onnx"),
+        "decoder_model_merged": export_onnx.export_decoder(model, staging / "onnx/decoder_model_merged.onnx", evidence=True),
+    }
+    return quantized_variants(fp32, staging / "onnx")
+
+
 def quantized_variants(fp32: dict[str, onnx.ModelProto], onnx_dir: Path) -> dict[str, int]:
     """The q4 decoder and the int8 vision and embeddings, written beside the fp32 graphs;
     returns how many weights each rewrite quantized."""
@@ -228,14 +241,7 @@ def main(argv=None) -> None:
     print(f"[export] {json.dumps(quality)}", flush=True)
 
     staging = a.ckpt / "export-staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "onnx").mkdir(parents=True)
-    fp32 = {
-        "vision_encoder": export_onnx.export_vision(model, staging / "onnx/vision_encoder.onnx"),
-        "embed_tokens": export_onnx.export_embed(model, staging / "onnx/embed_tokens.onnx"),
-        "decoder_model_merged": export_onnx.export_decoder(model, staging / "onnx/decoder_model_merged.onnx", evidence=True),
-    }
-    counts = quantized_variants(fp32, staging / "onnx")
+    counts = staged_graphs(model, staging, export_onnx.export_vision)
     dtypes = {"vision_encoder": vision_dtype, "embed_tokens": "int8", "decoder_model_merged": "q4"}
     out = a.out
     model_json = bundle_config.model_config(cfg.convnext, cfg.text)

@@ -28,6 +28,10 @@ _HAS_SDPA = hasattr(F, "scaled_dot_product_attention")
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
+    if cfg.pyramid is not None:
+        from .pyramid import PiipLlava, PyramidSpec
+
+        return PiipLlava(cfg.convnext, PyramidSpec(**cfg.pyramid), cfg.text)
     if cfg.encoder == "convnext":
         return TinyConvLlava(cfg.convnext, cfg.text)
     if cfg.multicrop is not None:
@@ -71,7 +75,7 @@ def init_for_training(model: nn.Module, cfg: ModelConfig, seed: int) -> None:
 def count_parameters(model: nn.Module) -> dict:
     n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     encoder = n(model.vision.encoder)
-    projector = n(model.vision.projector)
+    projector = n(model.vision) - encoder  # the projector(s), and MC-LLaVA's coordinate embedding
     embed = n(model.embed_tokens)
     decoder = n(model.decoder)
     return {"vision_encoder": encoder, "projector": projector, "embed_tokens": embed, "decoder": decoder, "total": n(model)}

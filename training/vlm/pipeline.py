@@ -3,6 +3,7 @@
     /usr/bin/python3 -m training.vlm.pipeline                      # the shipped ConvLLaVA
     /usr/bin/python3 -m training.vlm.pipeline --model vit336       # the ViT-336 control, same recipe
     /usr/bin/python3 -m training.vlm.pipeline --model mcllava      # MC-LLaVA (issue 12), same recipe
+    /usr/bin/python3 -m training.vlm.pipeline --model piip         # PIIP-LLaVA (issue 12), same recipe
     /usr/bin/python3 -m training.vlm.pipeline --smoke --out /tmp/s # every stage, tiny, ~1 min
 
 Stages (each leaves OUT/<stage>.done.json; a rerun skips finished stages and resumes an
@@ -15,7 +16,7 @@ interrupted one from its last checkpoint, so the wall time adds up across restar
               native; cells and questions are kept (features.py)
   4 decoder   projector, embeddings and decoder learn to answer, several questions per
               row behind one image prefix (stage_decoder.py, packed.py)
-  5 export    (ConvLLaVA, MC-LLaVA) the bundle, its golden values and the onnxruntime-web check
+  5 export    (ConvLLaVA, MC-LLaVA, PIIP) the bundle, its golden values and the onnxruntime-web check
 
 Deterministic given --seed: every batch is a function of (seed, step), every shard of
 (seed, shard). Progress lines show stage, step, losses, throughput and ETA; the same
@@ -47,6 +48,7 @@ from . import crops as crops_mod  # noqa: E402
 from . import features as features_mod  # noqa: E402
 from . import multicrop as multicrop_mod  # noqa: E402
 from .config import ModelConfig, VitConfig  # noqa: E402
+from .pyramid import PyramidSpec  # noqa: E402
 from .data import load_source  # noqa: E402
 from .model import build_model, count_parameters, init_for_training, save_checkpoint  # noqa: E402
 from .progress import Progress, clock, say  # noqa: E402
@@ -100,6 +102,17 @@ def mc_recipe() -> Recipe:
     return replace(vit_recipe(), model="mcllava", feature_scenes=MC_FEATURE_SCENES)
 
 
+# PIIP's inputs are the padded squares at PyramidSpec.resolutions (it has no native-aspect
+# plan); the high branch sees them, the low branch their half-size downscale.
+SQUARES = (("pyramid-square", 768, 0.2), ("pyramid-square", 1024, 0.2), ("pyramid-square", 1536, 0.6))
+SMOKE_SQUARES = ((128, 0.5), (256, 0.5))
+
+
+def piip_recipe() -> Recipe:
+    """PIIP (issue 12): the ConvLLaVA recipe, stage for stage, on square inputs only."""
+    return Recipe(model="piip")
+
+
 def convllava_config(vocab: int, smoke: bool) -> ModelConfig:
     if smoke:
         vision = ConvNeXtConfig(hidden_sizes=[8, 16, 24, 32, 48], depths=[1, 1, 1, 1, 1], position_code=1.0)
@@ -118,11 +131,24 @@ def mc_config(vocab: int, smoke: bool) -> ModelConfig:
     return replace(vit_config(vocab, smoke), name="mcllava", multicrop=knobs)
 
 
-MODEL_CONFIGS = {"convllava": convllava_config, "vit336": vit_config, "mcllava": mc_config}
-RECIPES = {"convllava": Recipe, "vit336": vit_recipe, "mcllava": mc_recipe}
+def piip_config(vocab: int, smoke: bool) -> ModelConfig:
+    """A narrow high-resolution branch (about a quarter of the shipped tower's cost at the
+    same input) and a wide low-resolution one on the half-size input."""
+    if smoke:
+        high = ConvNeXtConfig(hidden_sizes=[8, 16, 24, 32, 48], depths=[1, 1, 1, 1, 1], position_code=1.0)
+        spec = PyramidSpec(low=asdict(ConvNeXtConfig(hidden_sizes=[16, 24, 32, 48, 64], depths=[1, 1, 1, 1, 1])), heads=2, points=2, groups=8,
+                           resolutions=[size for size, _ in SMOKE_SQUARES])
+    else:
+        high = ConvNeXtConfig(hidden_sizes=[16, 32, 64, 128, 192], depths=[1, 1, 2, 2, 1], position_code=1.0)
+        spec = PyramidSpec(resolutions=[size for _, size, _ in SQUARES])
+    return ModelConfig(name="piip", text=text_config(vocab, smoke), convnext=high, layer_scale_init=0.1, pyramid=asdict(spec))
+
+
+MODEL_CONFIGS = {"convllava": convllava_config, "vit336": vit_config, "mcllava": mc_config, "piip": piip_config}
+RECIPES = {"convllava": Recipe, "vit336": vit_recipe, "mcllava": mc_recipe, "piip": piip_recipe}
 # The models that ship: (bundle under public/models, the module that exports it). The
 # ViT-336 control is evaluated in PyTorch only.
-BUNDLES = {"convllava": ("loupe-synth", "export"), "mcllava": ("loupe-synth-mc", "export_mc")}
+BUNDLES = {"convllava": ("loupe-synth", "export"), "mcllava": ("loupe-synth-mc", "export_mc"), "piip": ("loupe-synth-piip", "export_piip")}
 
 
 def text_config(vocab: int, smoke: bool) -> LlamaConfig:
@@ -145,8 +171,9 @@ def window_spec(model: str, smoke: bool, scenes: int, per_scene: int) -> crops_m
         kind = "vit-square" if model == "vit336" else "mc-crop"
         return crops_mod.CropSpec(size=size, per_scene=1, strategies=((kind, size, 1.0),), cell=14, fine_strides=(14,))
     if smoke:
-        return crops_mod.CropSpec(size=128, per_scene=per_scene, strategies=(("convllava-square", 256, 1.0),))
-    return crops_mod.CropSpec(per_scene=per_scene)
+        kind = "pyramid-square" if model == "piip" else "convllava-square"
+        return crops_mod.CropSpec(size=128, per_scene=per_scene, strategies=((kind, 256, 1.0),))
+    return crops_mod.CropSpec(per_scene=per_scene, **({"strategies": SQUARES} if model == "piip" else {}))
 
 
 def feature_spec(model: str, smoke: bool, scenes: int) -> features_mod.FeatureSpec:
@@ -155,9 +182,9 @@ def feature_spec(model: str, smoke: bool, scenes: int) -> features_mod.FeatureSp
         kind = "vit-square" if model == "vit336" else "multicrop"
         return features_mod.FeatureSpec(scenes=scenes, strategies=((kind, size, 1.0),))
     if smoke:
-        return features_mod.FeatureSpec(scenes=scenes, strategies=(("convllava-square", 128, 0.5), ("convllava-square", 256, 0.5)),
-                                        derived_per_scene=4)
-    return features_mod.FeatureSpec(scenes=scenes)
+        kind = "pyramid-square" if model == "piip" else "convllava-square"
+        return features_mod.FeatureSpec(scenes=scenes, strategies=tuple((kind, size, w) for size, w in SMOKE_SQUARES), derived_per_scene=4)
+    return features_mod.FeatureSpec(scenes=scenes, **({"strategies": SQUARES} if model == "piip" else {}))
 
 
 def blas_check() -> str:
@@ -223,7 +250,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Train Loupe-Synth on this machine (resumable stages).")
     p.add_argument("--model", choices=list(MODEL_CONFIGS), default="convllava")
     p.add_argument("--out", type=Path, default=None, help="work directory (default training/runs/<model>)")
-    p.add_argument("--bundle-out", type=Path, default=None, help="the bundle (default public/models/loupe-synth[-mc])")
+    p.add_argument("--bundle-out", type=Path, default=None, help="the bundle (default public/models/loupe-synth[-mc|-piip])")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="every stage at tiny sizes (CI)")
     p.add_argument("--skip-node", action="store_true", help="export without the onnxruntime-web check")
@@ -271,7 +298,7 @@ def main(argv=None) -> None:
 
     def encoder() -> dict:
         store = crops_mod.CropStore(windows_dir)
-        phases = recipe.encoder_phases if a.model == "convllava" else [ph for ph in recipe.encoder_phases if not ph.window]
+        phases = recipe.encoder_phases if mcfg.encoder == "convnext" else [ph for ph in recipe.encoder_phases if not ph.window]
         cfg = EncoderStageConfig(phases=phases, seed=recipe.seed, warmup=min(100, max(1, phases[0].steps // 4)))
         result = train_encoder(model.vision, store, cfg, out / "encoder.ckpt", run.log)
         torch.save(model.vision.encoder.state_dict(), encoder_path)

@@ -3,9 +3,9 @@
 1. derived questions have the answers `synth.checks` computes from the same scene;
 2. packing several questions behind one image prefix trains exactly what separate rows
    would (same per-answer losses);
-3. every stage of `npm run train` at tiny sizes, for the ConvLLaVA and MC-LLaVA (through
-   the export and its onnxruntime-web check) and for the ViT control (through the decoder),
-   then the evaluation of the three checkpoints on two val scenes;
+3. every stage of `npm run train` at tiny sizes, for the ConvLLaVA, MC-LLaVA and PIIP
+   (through the export and its onnxruntime-web check) and for the ViT control (through the
+   decoder), then the evaluation of the four checkpoints on two val scenes;
 4. a run seeded with the exported bundle's tower (tower_from_bundle.py) resumes at its
    features stage.
 
@@ -117,16 +117,24 @@ def main(argv=None) -> None:
     py = sys.executable
     try:
         run([py, "-m", "training.vlm.pipeline", "--smoke", "--out", str(work / "conv"), "--bundle-out", str(work / "bundle")])
+        # The other models share its tokenizer (a run reuses the one in its directory; building it reads 100 scenes).
+        for model in ("vit", "mc", "piip"):
+            (work / model).mkdir()
+            shutil.copy(work / "conv" / "tokenizer.json", work / model / "tokenizer.json")
         run([py, "-m", "training.vlm.pipeline", "--smoke", "--model", "vit336", "--out", str(work / "vit")])
-        # MC-LLaVA (issue 12): crops with coordinates, exported as an mc-llava bundle and checked in onnxruntime-web.
+        # Issue 12: MC-LLaVA (crops with coordinates) and PIIP (two-branch pyramid), each exported in
+        # its family's layout and checked in onnxruntime-web.
         run([py, "-m", "training.vlm.pipeline", "--smoke", "--model", "mcllava", "--out", str(work / "mc"), "--bundle-out", str(work / "bundle-mc")])
-        run([py, "-m", "training.vlm.evaluate", "--ckpt", str(work / "conv" / "checkpoint"), "--ckpt", str(work / "vit" / "checkpoint"),
-             "--ckpt", str(work / "mc" / "checkpoint"), "--split", "val", "--resolution", "128,56,native", "--token-budget", "16",
+        run([py, "-m", "training.vlm.pipeline", "--smoke", "--model", "piip", "--out", str(work / "piip"), "--bundle-out", str(work / "bundle-piip")])
+        ckpts = [arg for model in ("conv", "vit", "mc", "piip") for arg in ("--ckpt", str(work / model / "checkpoint"))]
+        run([py, "-m", "training.vlm.evaluate", *ckpts, "--split", "val", "--resolution", "128,56,native,pyramid256", "--token-budget", "16",
              "--knobs", "4x32,16x64", "--limit", "2", "--workers", "0", "--out", str(work / "results.jsonl")])
         lines = [json.loads(l) for l in (work / "results.jsonl").read_text().splitlines()]
         runs = {(l["model"], l["resolution"]) for l in lines if l.get("summary")}
-        if {m for m, _ in runs} != {"convllava", "vit336", "mcllava"} or {r for m, r in runs if m == "mcllava"} != {"mc4x32", "mc16x64"}:
-            raise AssertionError(f"evaluation summaries for {sorted(runs)}")
+        want = {("convllava", "128"), ("convllava", "native"), ("vit336", "56"), ("mcllava", "mc4x32"), ("mcllava", "mc16x64"), ("piip", "pyramid128"),
+                ("piip", "pyramid256")}
+        if runs != want:
+            raise AssertionError(f"evaluation summaries for {sorted(runs)}, expected {sorted(want)}")
         # A run can resume at its features stage from a bundle's tower (tower_from_bundle.py).
         run([py, "-m", "training.vlm.tower_from_bundle", "--smoke", "--bundle", str(work / "bundle"), "--out", str(work / "again"),
              "--stages-from", str(work / "conv" / "summary.json")])
@@ -137,7 +145,7 @@ def main(argv=None) -> None:
         records = [json.loads(l) for l in eager.splitlines()]
         if not (records[0].get("ok") and any(r.get("stage") == "encode" and r["visual_tokens"] == 4 for r in records)):
             raise AssertionError(f"training.eager_bench: {eager}")
-        for model in ("conv", "mc"):
+        for model in ("conv", "mc", "piip"):
             golden = json.loads((work / model / "golden" / "golden.json").read_text())
             if "onnxruntime_web" not in golden:
                 raise AssertionError(f"the {model} export did not record its onnxruntime-web check")

@@ -85,22 +85,30 @@ def make_batch(store: FeatureStore, tok: ByteLevelBPE, cfg: DecoderStageConfig, 
         keep = kept_tokens(rng, it, fraction)
         rows.append(pack_row(tok, it["cells"].shape[0], choose_questions(rng, it["qa"], cfg.questions), it.get("attributes"), keep,
                              it.get("shape"), it.get("token_xy")))
-        cells.append((it["cells"][keep].float(), it["coords"][keep] if "coords" in it else None))
+        cells.append((it["cells"], keep, it.get("coords")))
     return collate(rows), cells
 
 
 def text_side(vision: torch.nn.Module) -> dict[str, torch.nn.Module]:
-    """The vision tower's modules this stage trains: the projector, and MC-LLaVA's
+    """The vision tower's modules this stage trains: its projector(s), and MC-LLaVA's
     coordinate embedding where the tower has one."""
+    if hasattr(vision, "text_side"):
+        return vision.text_side()
     out = {"projector": vision.projector}
     if getattr(vision, "coord_embed", None) is not None:
         out["coord_embed"] = vision.coord_embed
     return out
 
 
-def project(vision: torch.nn.Module, cells: torch.Tensor, coords: torch.Tensor | None) -> torch.Tensor:
-    """Cached cells -> the decoder's image rows (with each token's crop centre for MC-LLaVA)."""
-    return vision.projector(cells) if coords is None else vision.project(cells, coords)
+def project(vision: torch.nn.Module, cells: torch.Tensor, keep: list[int], coords: torch.Tensor | None) -> torch.Tensor:
+    """A scene's cached cells -> the decoder's rows for its kept tokens (with each token's crop
+    centre for MC-LLaVA). PIIP's projectors normalise over the whole image (GroupNorm), so
+    they see every cell and the kept rows are taken after."""
+    if hasattr(vision, "text_side"):
+        return vision.project(cells.float()[None])[0][keep]
+    if coords is not None:
+        return vision.project(cells[keep].float(), coords[keep])
+    return vision.projector(cells[keep].float())
 
 
 def train_decoder(model: torch.nn.Module, tok: ByteLevelBPE, store: FeatureStore, cfg: DecoderStageConfig,
@@ -135,7 +143,7 @@ def train_decoder(model: torch.nn.Module, tok: ByteLevelBPE, store: FeatureStore
         lr = lr_at(cfg, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss, stats = packed_loss(model, batch, [project(model.vision, c, xy) for c, xy in cells], content_head=content_head)
+        loss, stats = packed_loss(model, batch, [project(model.vision, c, keep, xy) for c, keep, xy in cells], content_head=content_head)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for m in modules for p in m.parameters()], cfg.grad_clip)

@@ -67,9 +67,11 @@ const nextPast = (out) => {
 };
 const lastRow = (logits) => { const [, s, v] = logits.dims; return logits.data.slice((s - 1) * v, s * v); };
 // MC-LLaVA (golden.keep): a batch of crops with their coords, each keeping its last tokens.
+// PIIP (golden.pixel_values_low): the low branch's input beside the high one.
 const visionInputs = () => ({
   pixel_values: f32(pixels, golden.pixel_values.shape),
   ...(golden.coords ? { coords: f32(readF32(golden.coords.file), golden.coords.shape) } : {}),
+  ...(golden.pixel_values_low ? { pixel_values_low: f32(readF32(golden.pixel_values_low.file), golden.pixel_values_low.shape) } : {}),
 });
 const spliced = (features) => {
   if (!golden.keep) return features.data;
@@ -128,10 +130,12 @@ if (golden.coords) {
   const out = (await shippedVision.run({ pixel_values: f32(data, [3, c, s, s]), coords: f32(new Float32Array([0.5, 0.5, 0.1, 0.9, 0.8, 0.2]), [3, 2]) })).image_features;
   check(JSON.stringify(out.dims) === JSON.stringify([3, golden.tokens_per_input, D]), `vision 3x${c}x${s}x${s} -> [${out.dims}]`);
 } else {
-  // Other input sizes: any multiple of 64 on each side.
-  for (const [h, w] of [[64, 64], [128, 192]]) {
-    const data = Float32Array.from({ length: 3 * h * w }, (_, i) => Math.sin(i * 0.37));
-    const out = (await shippedVision.run({ pixel_values: f32(data, [1, 3, h, w]) })).image_features;
+  // Other input sizes: any multiple of 64 on each side (PIIP: with the half-size low input,
+  // itself a multiple of 64).
+  for (const [h, w] of golden.pixel_values_low ? [[128, 128], [128, 256]] : [[64, 64], [128, 192]]) {
+    const wave = (n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
+    const low = golden.pixel_values_low ? { pixel_values_low: f32(wave(3 * (h / 2) * (w / 2)), [1, 3, h / 2, w / 2]) } : {};
+    const out = (await shippedVision.run({ pixel_values: f32(wave(3 * h * w), [1, 3, h, w]), ...low })).image_features;
     check(JSON.stringify(out.dims) === JSON.stringify([1, (h / 64) * (w / 64), D]), `vision 1x3x${h}x${w} -> [${out.dims}]`);
   }
 }
