@@ -89,6 +89,9 @@ class PiipTower(nn.Module):
     """What vision_encoder.onnx holds: (pixel_values [B,3,H,W], pixel_values_low [B,3,H/2,W/2])
     -> image_features [B, (H/64)(W/64), text width]."""
 
+    # The projectors' GroupNorm normalises over all of an image's cells: project them all.
+    projects_whole_image = True
+
     def __init__(self, high: ConvNeXtConfig, spec: PyramidSpec, text_dim: int):
         super().__init__()
         self.cfg, self.spec = high, spec

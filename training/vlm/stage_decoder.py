@@ -104,7 +104,7 @@ def project(vision: torch.nn.Module, cells: torch.Tensor, keep: list[int], coord
     """A scene's cached cells -> the decoder's rows for its kept tokens (with each token's crop
     centre for MC-LLaVA). PIIP's projectors normalise over the whole image (GroupNorm), so
     they see every cell and the kept rows are taken after."""
-    if hasattr(vision, "text_side"):
+    if getattr(vision, "projects_whole_image", False):
         return vision.project(cells.float()[None])[0][keep]
     if coords is not None:
         return vision.project(cells[keep].float(), coords[keep])
