@@ -33,6 +33,10 @@ export interface EvalItem {
   confidence: number;
   /** Wall time of setImage + ask, ms. */
   ms: number;
+  /** The image's preprocessing and vision-graph time, ms, and the visual tokens it gave (setImage's summary). */
+  preprocessMs: number;
+  encodeMs: number;
+  visualTokens: number;
   /** Zoomed runs: the region, the passes' times, and how much of the asked objects' boxes the region holds (0-1). */
   zoom?: (Omit<ZoomStats, 'visualTokens'> & { targetInside: number; firstCorrect: boolean; peak?: number; windowCells?: number }) | null;
 }
@@ -121,7 +125,7 @@ export async function runEval(o: {
           const chat = model.chat();
           try {
             const started = performance.now();
-            await chat.setImage(`${o.base}${q.image}`, planned.overrides);
+            const image = await chat.setImage(`${o.base}${q.image}`, planned.overrides);
             let prediction = '';
             for await (const piece of chat.ask(questionText(q), { maxNewTokens: MAX_NEW_TOKENS, ...(zoom ? { zoom } : {}) })) prediction += piece.text;
             prediction = prediction.trim();
@@ -129,7 +133,8 @@ export async function runEval(o: {
             const zoomed = zoom ? (z ? { ...z, targetInside: z.region ? areaInside(q.target_bboxes ?? [], z.region) : 0, firstCorrect: isCorrectAnswer(z.firstAnswer.trim(), q.answer), ...spread(chat.evidence) } : null) : undefined;
             items.push({
               index: q.index, type: q.type, strategy, resolution, question: questionText(q), answer: q.answer, prediction,
-              correct: isCorrectAnswer(prediction, q.answer), ms: performance.now() - started, confidence: chat.stats?.confidence ?? 0, ...(zoomed !== undefined ? { zoom: zoomed } : {}),
+              correct: isCorrectAnswer(prediction, q.answer), ms: performance.now() - started, confidence: chat.stats?.confidence ?? 0,
+              preprocessMs: image.preprocessMs, encodeMs: image.encodeMs, visualTokens: image.visualTokens, ...(zoomed !== undefined ? { zoom: zoomed } : {}),
             });
           } finally {
             chat.close();

@@ -71,7 +71,8 @@ if (fromItems) {
 
   /**
    * Accuracy per (strategy, resolution, type), then a summary per (strategy, resolution), with
-   * the mean ms per question; zoomed runs add how often the zoom region holds at least half of
+   * the mean ms per question, of which preprocessing and the vision graph (`encode_ms_mean`,
+   * the image's own pass), and the mean visual tokens; zoomed runs add how often the zoom region holds at least half of
    * the asked objects' area (`region_covers`) and how often no region was found.
    */
   function aggregate(items) {
@@ -86,7 +87,11 @@ if (fromItems) {
     }
     const share = (list, test) => Math.round((10000 * list.filter(test).length) / list.length) / 100;
     const figures = (list) => {
-      const out = { n: list.length, accuracy: share(list, (i) => i.correct), ms_mean: Math.round(list.reduce((s, i) => s + i.ms, 0) / list.length) };
+      const mean = (key) => list.reduce((s, i) => s + (i[key] ?? 0), 0) / list.length;
+      const out = { n: list.length, accuracy: share(list, (i) => i.correct), ms_mean: Math.round(mean('ms')) };
+      if (list.every((i) => 'encodeMs' in i)) {
+        Object.assign(out, { preprocess_ms_mean: Math.round(mean('preprocessMs')), encode_ms_mean: Math.round(mean('encodeMs')), visual_tokens_mean: Math.round(mean('visualTokens')) });
+      }
       if (list.some((i) => 'zoom' in i)) {
         out.region_covers = share(list, (i) => i.zoom && i.zoom.targetInside >= 0.5);
         out.no_region = share(list, (i) => !i.zoom);
