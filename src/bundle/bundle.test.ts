@@ -24,6 +24,16 @@ describe('bundle spec', () => {
     );
     const badStrategy = { ...preprocessorConfig, loupe: { strategy: 'zoom' } };
     expect(() => parseBundleSpec('http://x/', { config, generationConfig: {}, preprocessorConfig: badStrategy })).toThrow(/loupe.strategy/);
+    const badExtent = { ...preprocessorConfig, loupe: { strategy: 'multicrop', token_extent: 'row' } };
+    expect(() => parseBundleSpec('http://x/', { config, generationConfig: {}, preprocessorConfig: badExtent })).toThrow(/loupe.token_extent.*cell, column/);
+  });
+
+  it("reads what a multicrop bundle's kept tokens stand for (loupe.token_extent, default: each its patch)", () => {
+    const config = readJson<Record<string, unknown>>(`${BUNDLE_DIR}config.json`);
+    const preprocessorConfig = readJson<Record<string, unknown>>(`${BUNDLE_DIR}preprocessor_config.json`);
+    const column = { ...preprocessorConfig, loupe: { strategy: 'multicrop', token_extent: 'column' } };
+    expect(parseBundleSpec('http://x/', { config, generationConfig: {}, preprocessorConfig: column }).image.loupe.tokenExtent).toBe('column');
+    expect(bundleSpec().image.loupe.tokenExtent).toBe('cell');
   });
 
   it('accepts a bundle without a loupe key by reading the CLIP processor fields', () => {

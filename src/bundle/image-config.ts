@@ -23,6 +23,11 @@ export interface LoupeImageConfig {
   maxCrops: number;
   numTokens: number;
   cropSize: number;
+  /**
+   * multicrop: what a kept token stands for: its patch ('cell', MC-LLaVA's release), or for
+   * the last patch row its whole column of the input ('column': Loupe-Synth-MC was taught so).
+   */
+  tokenExtent: TokenExtent;
   /** pyramid (PIIP): side of the low-resolution branch (the high one is `resolution`). */
   lowResolution: number;
   /** pyramid: the low branch's own stride (a ViT's patch, e.g. 16 for PIIP-LLaVA's CLIP); its side is a multiple of it. */
@@ -43,6 +48,9 @@ export interface LoupeImageConfig {
   fixedSize: boolean;
 }
 
+export const TOKEN_EXTENTS = ['cell', 'column'] as const;
+export type TokenExtent = (typeof TOKEN_EXTENTS)[number];
+
 /** Every knob at its default for an encoder of this resolution and stride. */
 export function defaultImageConfig(resolution: number, stride: number): LoupeImageConfig {
   return {
@@ -55,6 +63,7 @@ export function defaultImageConfig(resolution: number, stride: number): LoupeIma
     maxCrops: 100,
     numTokens: 728,
     cropSize: 384,
+    tokenExtent: 'cell',
     lowResolution: Math.max(stride, Math.floor(resolution / 2 / stride) * stride),
     lowStride: stride,
     tileSize: resolution,
@@ -93,9 +102,16 @@ export function parseLoupeConfig(preprocessor: Json, base?: LoupeImageConfig): L
     maxCrops: integer(loupe, 'max_crops', file, defaults.maxCrops),
     numTokens: integer(loupe, 'num_tokens', file, defaults.numTokens),
     cropSize: integer(loupe, 'crop_size', file, defaults.cropSize),
+    tokenExtent: tokenExtent(loupe.token_extent, defaults.tokenExtent),
     lowResolution: integer(loupe, 'low_resolution', file, defaults.lowResolution),
     lowStride: integer(loupe, 'low_stride', file, stride),
     tileSize: integer(loupe, 'tile_size', file, defaults.tileSize),
     maxTiles: integer(loupe, 'max_tiles', file, defaults.maxTiles),
   };
+}
+
+function tokenExtent(value: unknown, fallback: TokenExtent): TokenExtent {
+  if (value === undefined) return fallback;
+  if (typeof value === 'string' && (TOKEN_EXTENTS as readonly string[]).includes(value)) return value as TokenExtent;
+  throw invalid('preprocessor_config.json', 'loupe.token_extent', `one of ${TOKEN_EXTENTS.join(', ')}`, value);
 }

@@ -1,10 +1,14 @@
 import type { EncoderRecipe, EncoderRun, ImagePlan } from './types';
 
 /** Every input stacked in one `pixel_values` batch (inputs of one size), all tokens kept. */
-export function batchRecipe(inputs: number[], options: { coords?: boolean; keepLast?: number[] } = {}): EncoderRecipe {
+export function batchRecipe(inputs: number[], options: { coords?: boolean; keepLast?: number[]; tokenExtent?: 'column' } = {}): EncoderRecipe {
   const feeds: EncoderRun['feeds'] = [{ name: 'pixel_values', from: 'pixels', inputs }];
   if (options.coords) feeds.push({ name: 'coords', from: 'coords', inputs });
-  return { runs: [{ feeds, images: inputs }], ...(options.keepLast ? { keepLast: options.keepLast } : {}) };
+  return {
+    runs: [{ feeds, images: inputs }],
+    ...(options.keepLast ? { keepLast: options.keepLast } : {}),
+    ...(options.tokenExtent ? { tokenExtent: options.tokenExtent } : {}),
+  };
 }
 
 /** The same runs with every batch cut into batches of at most `size` images. */

@@ -30,8 +30,9 @@ export interface TokenBox extends Rect {
  * The image rectangle of every visual token, in the order the features hold them (the
  * recipe's images, each keeping its last `keepLast` tokens). A token of a fully
  * convolutional or patch encoder covers one `stride` x `stride` cell of its input tensor,
- * in row-major order; an input whose tokens form no such grid (pooled or merged tokens)
- * gives each of them the input's whole footprint.
+ * in row-major order (with the recipe's `tokenExtent` 'column', a token of the last row
+ * stands for its whole column); an input whose tokens form no such grid (pooled or merged
+ * tokens) gives each of them the input's whole footprint.
  */
 export function tokenBoxes(plan: ImagePlan, stride: number): TokenBox[] {
   const images = plan.recipe.runs.flatMap((run) => run.images);
@@ -50,7 +51,8 @@ export function tokenBoxes(plan: ImagePlan, stride: number): TokenBox[] {
       const cell = grid - kept + k;
       const col = cell % cols;
       const row = Math.floor(cell / cols);
-      const box = outputToImage(input, { x: col * stride, y: row * stride, width: stride, height: stride });
+      const top = plan.recipe.tokenExtent === 'column' && row === rows - 1 ? 0 : row;
+      const box = outputToImage(input, { x: col * stride, y: top * stride, width: stride, height: (row + 1 - top) * stride });
       return { ...box, input: index, cell: { col, row, cols, rows } };
     });
   });

@@ -86,6 +86,8 @@ export interface EncoderRecipe {
   runs: EncoderRun[];
   /** Per output image: keep its last `keepLast[i]` tokens (MC-LLaVA). Absent: every token. */
   keepLast?: number[];
+  /** 'column': a kept token of an image's last patch row stands for its whole column of that image (else its own patch). */
+  tokenExtent?: 'column';
 }
 
 /** What the model will see: pure geometry, computed without touching a pixel. */

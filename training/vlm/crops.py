@@ -29,7 +29,7 @@ from PIL import Image
 from ..preprocess_plans import CONVLLAVA_FILL, PYRAMID_FILL, multicrop_grid
 from ..synth import sample
 from .labels import CELL, cell_centres, cell_labels, fine_maps, frame_for, render_window
-from .multicrop import TRAIN_MAX_CROPS, crop_frame
+from .multicrop import TOKEN_EXTENT, TRAIN_MAX_CROPS, column_labels, crop_frame
 
 SCENES_PER_SHARD = 64
 
@@ -124,6 +124,8 @@ def scene_windows(spec: CropSpec, seed: int, index: int) -> dict[str, np.ndarray
             for what, m in zip(("kind", "colour", "word"), fine_maps(scene.objects, frame, x0, y0, spec.size, stride)):
                 parts[f"{what}{stride}"].append(m)
         pairs, word = cell_labels(scene.objects, frame, x0, y0, g, g, spec.cell)
+        if kind == "mc-crop" and TOKEN_EXTENT == "column":
+            pairs, word = column_labels(pairs, word)
         parts["pairs"].append(pairs)
         parts["word"].append(word)
         parts["uv"].append(cell_centres(frame, x0, y0, g, g, spec.cell))

@@ -68,9 +68,10 @@ def preprocessor_json(vit: VitConfig, knobs: dict) -> dict:
         "do_resize": True,
         "size": {"height": vit.image_size, "width": vit.image_size},
         **CLIP_PIXELS,
-        # The crop grid starts at the tower's input side, as MC-LLaVA's does at 384.
+        # The crop grid starts at the tower's input side, as MC-LLaVA's does at 384; what the
+        # kept tokens stand for is how the tower was taught (multicrop.py).
         "loupe": {"strategy": "multicrop", "max_crops": knobs["max_crops"], "num_tokens": knobs["num_tokens"],
-                  "crop_size": vit.image_size},
+                  "crop_size": vit.image_size, "token_extent": knobs.get("token_extent", "cell")},
     }
 
 

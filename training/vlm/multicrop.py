@@ -10,6 +10,16 @@ bundle's `loupe.crop_size`, which the runtime reads for both).
 Every geometric fact comes from the reference planner (preprocess_plans.plan_multicrop)
 and its pixels from preprocess_pixels.execute, so training sees exactly what the runtime
 feeds the graph.
+
+What the kept tokens stand for (`token_extent`). MC-LLaVA keeps an input's *last* tokens:
+the bottom rows of its patch grid, a strip of a few percent of the crop when the knobs
+share 576 tokens among 17 inputs. SigLIP's tokens carry their crop's context; a tower taught
+only what lies under each patch would hand the prompt that strip and nothing else. So the
+last row's tokens are taught to stand for their whole patch *column* of the input (every
+object centred in it, any height): with at least a row's worth of tokens kept, an input's
+kept tokens cover all of it, in vertical strips; fewer tokens cover its right-hand part.
+The bundle says so (`loupe.token_extent: "column"`), and the runtime's token rectangles
+(overlay, evidence, zoom) follow.
 """
 
 from __future__ import annotations
@@ -36,6 +46,9 @@ TRAIN_MAX_CROPS = ((4, 0.35), (16, 0.45), (64, 0.2))
 TRAIN_NUM_TOKENS = ((144, 0.3), (576, 0.7))
 DEFAULT_MAX_CROPS = 16
 DEFAULT_NUM_TOKENS = 576
+# "column": the last patch row's tokens stand for their whole column of the input; "cell":
+# every token for its own patch (MC-LLaVA's released geometry).
+TOKEN_EXTENT = "column"
 
 
 def draw_knobs(rng: random.Random) -> tuple[int, int]:
@@ -88,16 +101,31 @@ def kept_patches(keep: list[int], vit: VitConfig) -> list[tuple[int, int]]:
     return [(i, p) for i, k in enumerate(keep) for p in range(n - k, n)]
 
 
-def token_boxes(boxes: list[list[int]], keep: list[int], vit: VitConfig) -> np.ndarray:
-    """float32 [T, 4]: each kept token's patch as an image rectangle (x0, y0, x1, y1)."""
+def token_boxes(boxes: list[list[int]], keep: list[int], vit: VitConfig, extent: str = TOKEN_EXTENT) -> np.ndarray:
+    """float32 [T, 4]: the image rectangle (x0, y0, x1, y1) each kept token stands for: its
+    patch, or with extent "column" for the last patch row, the patch's whole column."""
     g = vit.grid
     out = np.zeros((sum(keep), 4), dtype=np.float32)
     for t, (i, p) in enumerate(kept_patches(keep, vit)):
         x0, y0, x1, y1 = boxes[i]
         w, h = (x1 - x0) / g, (y1 - y0) / g
         col, row = p % g, p // g
-        out[t] = (x0 + col * w, y0 + row * h, x0 + (col + 1) * w, y0 + (row + 1) * h)
+        top = 0 if extent == "column" and row == g - 1 else row
+        out[t] = (x0 + col * w, y0 + top * h, x0 + (col + 1) * w, y0 + (row + 1) * h)
     return out
+
+
+def column_labels(pairs: np.ndarray, word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A window's cell labels (pairs [g, g, P], word [g, g]) with the last row standing for
+    its columns: every pair centred anywhere in the column, and the word of its lowest sign
+    (one word per cell)."""
+    pairs, word = pairs.copy(), word.copy()
+    pairs[-1] = pairs.any(axis=0)
+    for c in range(word.shape[1]):
+        signs = np.flatnonzero(word[:, c])
+        if len(signs):
+            word[-1, c] = word[signs[-1], c]
+    return pairs, word
 
 
 def tokens_holding(tboxes: np.ndarray, objects, groups: list[list[int]]) -> list[list[int]]:
@@ -166,12 +194,13 @@ def goldens(vit: VitConfig = VitConfig(), every: int = 7) -> dict:
     kept counts, and every `every`-th kept token's rectangle (plus the last): what
     features.py trains against and the runtime's tokenBoxes must reproduce."""
     cases = []
-    for w, h, max_crops, num_tokens in GOLDEN_CASES:
-        boxes, coords, keep = crop_boxes(w, h, max_crops, num_tokens, vit)
-        rects = token_boxes(boxes, keep, vit)
-        picked = sorted(set(range(0, len(rects), every)) | {len(rects) - 1})
-        cases.append({"width": w, "height": h, "max_crops": max_crops, "num_tokens": num_tokens, "boxes": boxes,
-                      "coords": coords, "keep": keep, "tokens": {str(t): [round(float(v), 4) for v in rects[t]] for t in picked}})
+    for extent in ("cell", "column"):
+        for w, h, max_crops, num_tokens in GOLDEN_CASES:
+            boxes, coords, keep = crop_boxes(w, h, max_crops, num_tokens, vit)
+            rects = token_boxes(boxes, keep, vit, extent)
+            picked = sorted(set(range(0, len(rects), every)) | {len(rects) - 1})
+            cases.append({"token_extent": extent, "width": w, "height": h, "max_crops": max_crops, "num_tokens": num_tokens, "boxes": boxes,
+                          "coords": coords, "keep": keep, "tokens": {str(t): [round(float(v), 4) for v in rects[t]] for t in picked}})
     return {"crop_size": vit.image_size, "patch": vit.patch_size, "tokens_per_input": tokens_per_input(vit),
             "note": "token rectangles are [x0, y0, x1, y1] in image pixels, keyed by position among the kept tokens",
             "cases": cases}

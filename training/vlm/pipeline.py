@@ -127,7 +127,8 @@ def vit_config(vocab: int, smoke: bool) -> ModelConfig:
 
 
 def mc_config(vocab: int, smoke: bool) -> ModelConfig:
-    knobs = {"max_crops": multicrop_mod.DEFAULT_MAX_CROPS, "num_tokens": 64 if smoke else multicrop_mod.DEFAULT_NUM_TOKENS}
+    knobs = {"max_crops": multicrop_mod.DEFAULT_MAX_CROPS, "num_tokens": 64 if smoke else multicrop_mod.DEFAULT_NUM_TOKENS,
+             "token_extent": multicrop_mod.TOKEN_EXTENT}
     return replace(vit_config(vocab, smoke), name="mcllava", multicrop=knobs)
 
 

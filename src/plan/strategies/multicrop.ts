@@ -115,7 +115,7 @@ export const multicrop: StrategyModule<MulticropKnobs> = {
       inputs,
       alphaFill: MULTICROP_FILL,
       totalTokens: total,
-      recipe: batchRecipe(all, { coords: true, keepLast: tokens }),
+      recipe: batchRecipe(all, { coords: true, keepLast: tokens, ...(config.tokenExtent === 'column' ? { tokenExtent: 'column' as const } : {}) }),
       notes,
     };
   },
