@@ -90,7 +90,9 @@ def scene_item(spec: FeatureSpec, seed: int, index: int) -> dict:
     names = list(kinds) + list(colours)
     cells = holding(list(kinds.values()) + list(colours.values()))
     attributes = {name: c for name, c in zip(names, cells) if c}
-    return {"index": index, **item, "qa": qa, "attributes": attributes}
+    signs = [o for o in scene.objects if o.word]
+    words = {c: o.word for o, held in zip(signs, holding([[o.id] for o in signs])) for c in held}
+    return {"index": index, **item, "qa": qa, "attributes": attributes, "signs": words}
 
 
 def _multicrop_input(rng: random.Random, scene, side: int) -> tuple[dict, object]:

@@ -87,7 +87,7 @@ def where_found(cells: list[int], centres: list[tuple[float, float]], spread: fl
 
 def pack_row(tok: ByteLevelBPE, num_image_tokens: int, qa: list[dict], attributes: dict | None = None,
              keep: list[int] | None = None, shape: tuple[int, int] | None = None,
-             centres: list[tuple[float, float]] | None = None) -> dict:
+             centres: list[tuple[float, float]] | None = None, signs: dict[int, str] | None = None) -> dict:
     """ids, segment ids, labels and position ids of one packed row, and the grounding
     probes: for each question with targets, the position that predicts its answer and the
     sequence positions of its target groups ("answer"); for each question word naming a
@@ -102,7 +102,9 @@ def pack_row(tok: ByteLevelBPE, num_image_tokens: int, qa: list[dict], attribute
     the others at their own position ids, so the row is the full prompt with some
     background keys missing; the questions still start at the full image's end.
     shape: the image's (H, W), for the grid position of what a word found; centres: each
-    token's (x, y) in [0, 1] instead (tokens that are not one grid, as MC-LLaVA's)."""
+    token's (x, y) in [0, 1] instead (tokens that are not one grid, as MC-LLaVA's).
+    signs: image token -> the word of a sign centred there; each kept one is read out as that
+    word ("word_readouts": the image token itself, not a question, says the word)."""
     keep = list(range(num_image_tokens)) if keep is None else keep
     spread = 0.0 if centres is None else SAME_PLACE
     centres = grid_centres(num_image_tokens, shape) if centres is None else centres
@@ -159,12 +161,15 @@ def pack_row(tok: ByteLevelBPE, num_image_tokens: int, qa: list[dict], attribute
         if options and item["answer"] in LETTERS[: len(options)]:
             probes.append(("option", answer_at, [[start + options[LETTERS.index(item["answer"])][1]]]))
         answers.append((answer_at, item.get("type", "other")))
+    # A word is one or two tokens here (83 of the 150 sign words are two): the read-out asks for
+    # each of them equally.
+    word_readouts = [(len(prefix) + at[c], answer_ids(tok, word)[:-1]) for c, word in sorted((signs or {}).items()) if c in at]
     shared = len(prefix) + num_image_tokens
     pos = list(range(len(prefix))) + [len(prefix) + c for c in keep]
     for k in range(1, len(qa) + 1):
         pos += list(range(shared, shared + seg.count(k)))
     return {"ids": ids, "seg": seg, "labels": labels, "deep_labels": deep, "pos": pos, "probes": probes, "contents": contents,
-            "answers": answers, "readouts": readouts}
+            "answers": answers, "readouts": readouts, "word_readouts": word_readouts}
 
 
 def collate(rows: list[dict]) -> dict:
@@ -173,6 +178,7 @@ def collate(rows: list[dict]) -> dict:
     return {"ids": pad("ids", PAD_ID), "seg": pad("seg", PAD_SEGMENT), "labels": pad("labels", IGNORE),
             "deep_labels": pad("deep_labels", IGNORE), "pos": pad("pos", 0),
             "readouts": [(b, q, token) for b, r in enumerate(rows) for q, token in r.get("readouts", [])],
+            "word_readouts": [(b, q, tokens) for b, r in enumerate(rows) for q, tokens in r.get("word_readouts", [])],
             "probes": [(kind, b, q, groups) for b, r in enumerate(rows) for kind, q, groups in r.get("probes", [])],
             "contents": [(b, q, vec) for b, r in enumerate(rows) for q, vec in r.get("contents", [])],
             "answers": [(b, q, kind) for b, r in enumerate(rows) for q, kind in r.get("answers", [])]}
@@ -234,6 +240,9 @@ DEEP_WEIGHT = 0.5
 # chance (mc-attribute 0.22 on training batches).
 READOUT_LAYERS: tuple[int, ...] = (1, 2)
 READOUT_WEIGHT = 0.5
+# The same read-out at a sign's own image token, as that sign's word (DecoderStageConfig.
+# word_readout; off in the shipped recipe): reading asks the answer hop to copy a word the
+# image token already holds in the output's terms, instead of learning 150 words through it.
 ATTRIBUTE_WORDS = frozenset(KINDS) | frozenset(COLOURS)
 ATTRIBUTE_LIST = tuple(KINDS) + tuple(COLOURS)
 CONTENT_WEIGHT = 0.5
@@ -302,7 +311,7 @@ def accuracy_by_type(hits: torch.Tensor, answers: list) -> dict[str, float]:
 
 
 def packed_loss(model, batch: dict, image_rows: list[torch.Tensor], grounding: bool = True,
-                content_head: ContentHead | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                content_head: ContentHead | None = None, word_readout: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
     """Cross-entropy on the answer tokens (+ eos) of every segment; image_rows[i] [N_i, D]
     are row i's projected image features, in order."""
     ids = batch["ids"]
@@ -330,14 +339,24 @@ def packed_loss(model, batch: dict, image_rows: list[torch.Tensor], grounding: b
         for layer in DEEP_SUPERVISION:
             if layer < len(hidden) - 1:
                 loss = loss + DEEP_WEIGHT * F.cross_entropy(head(hidden[layer]).float(), deep, ignore_index=IGNORE)
-    readouts = batch.get("readouts") or []
-    if readouts:
-        b, q, letter = (torch.tensor(v) for v in zip(*readouts))
+    for key, weight, name in (("readouts", READOUT_WEIGHT, "readout_acc"), ("word_readouts", word_readout, "word_readout_acc")):
+        readouts = batch.get(key) or []
+        if not readouts or not weight:
+            continue
+        b, q = torch.tensor([r[0] for r in readouts]), torch.tensor([r[1] for r in readouts])
+        if key == "readouts":  # one letter each
+            target = torch.tensor([r[2] for r in readouts])
+            right = lambda out: out.argmax(-1) == target  # noqa: E731
+        else:  # a word's tokens in equal parts
+            target = torch.zeros(len(readouts), model.decoder.lm_head.out_features)
+            for i, (_, _, tokens) in enumerate(readouts):
+                target[i, tokens] = 1.0 / len(tokens)
+            right = lambda out: target.gather(1, out.argmax(-1, keepdim=True))[:, 0] > 0  # noqa: E731
         for layer in READOUT_LAYERS:
             if layer < len(hidden) - 1:
                 out = model.decoder.lm_head(model.decoder.norm(hidden[layer][b, q])).float()
-                loss = loss + READOUT_WEIGHT * F.cross_entropy(out, letter) / len(READOUT_LAYERS)
-                stats[f"readout_acc{layer}"] = float((out.argmax(-1) == letter).float().mean())
+                loss = loss + weight * F.cross_entropy(out, target) / len(READOUT_LAYERS)
+                stats[f"{name}{layer}"] = float(right(out).float().mean())
     contents = batch.get("contents") or []
     if content_head is not None and contents:
         b = torch.tensor([c[0] for c in contents])

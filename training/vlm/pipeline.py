@@ -258,6 +258,7 @@ def main(argv=None) -> None:
     p.add_argument("--until", choices=STAGES, default=None, help="stop after this stage")
     p.add_argument("--feature-scenes", type=int, default=None, help="override (iteration runs)")
     p.add_argument("--decoder-steps", type=int, default=None, help="override (iteration runs)")
+    p.add_argument("--word-readout", type=float, default=None, help="trial: weight of the sign-word read-out at image tokens")
     a = p.parse_args(argv)
     # A stop (kill, session end) unwinds like an exception, so the stage's wall time so far
     # is saved and a rerun adds to it.
@@ -271,6 +272,8 @@ def main(argv=None) -> None:
         recipe.feature_scenes = a.feature_scenes
     if a.decoder_steps:
         recipe.decoder = replace(recipe.decoder, steps=a.decoder_steps)
+    if a.word_readout is not None:
+        recipe.decoder = replace(recipe.decoder, word_readout=a.word_readout)
     out = a.out or REPO / "training" / "runs" / a.model
     bundle_out = a.bundle_out or (REPO / "public" / "models" / BUNDLES[a.model][0] if a.model in BUNDLES else None)
     run = Run(out, recipe, a.smoke, bundle_out, a.skip_node)

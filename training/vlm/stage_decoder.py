@@ -40,6 +40,7 @@ class DecoderStageConfig:
     background_start: float = 0.1  # share of background image tokens kept until `ramp_from`
     ramp_from: float = 0.65  # share of the steps from which that share rises linearly ...
     full_from: float = 0.88  # ... to every image token, kept from this share of the steps on
+    word_readout: float = 0.0  # weight of packed.py's sign-word read-out at image tokens (0: off)
 
 
 def lr_at(cfg: DecoderStageConfig, step: int) -> float:
@@ -84,7 +85,7 @@ def make_batch(store: FeatureStore, tok: ByteLevelBPE, cfg: DecoderStageConfig, 
     for it in items:
         keep = kept_tokens(rng, it, fraction)
         rows.append(pack_row(tok, it["cells"].shape[0], choose_questions(rng, it["qa"], cfg.questions), it.get("attributes"), keep,
-                             it.get("shape"), it.get("token_xy")))
+                             it.get("shape"), it.get("token_xy"), it.get("signs") if cfg.word_readout else None))
         cells.append((it["cells"], keep, it.get("coords")))
     return collate(rows), cells
 
@@ -143,7 +144,8 @@ def train_decoder(model: torch.nn.Module, tok: ByteLevelBPE, store: FeatureStore
         lr = lr_at(cfg, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss, stats = packed_loss(model, batch, [project(model.vision, c, keep, xy) for c, keep, xy in cells], content_head=content_head)
+        loss, stats = packed_loss(model, batch, [project(model.vision, c, keep, xy) for c, keep, xy in cells], content_head=content_head,
+                                  word_readout=cfg.word_readout)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for m in modules for p in m.parameters()], cfg.grad_clip)
