@@ -7,7 +7,8 @@
    (through the export and its onnxruntime-web check) and for the ViT control (through the
    decoder), then the evaluation of the four checkpoints on two val scenes;
 4. a run seeded with the exported bundle's tower (tower_from_bundle.py) resumes at its
-   features stage.
+   features stage;
+5. PIIP's windows see exactly the low input the whole image gives them.
 
     /usr/bin/python3 -m training.vlm.smoke_test [--keep DIR]
 """
@@ -97,6 +98,22 @@ def check_packing() -> float:
     return diff
 
 
+def check_pyramid_windows() -> float:
+    """PIIP's windows: a window of the high input whose origin is even downscales to exactly
+    the matching window of the whole low input (what lets windows train both branches)."""
+    from .pyramid import low_input
+
+    x = torch.randn(1, 3, 512, 512, generator=torch.Generator().manual_seed(0))
+    whole = low_input(x)
+    worst = 0.0
+    for x0, y0, side in ((64, 128, 256), (16, 32, 64), (0, 0, 128)):
+        window = low_input(x[:, :, y0:y0 + side, x0:x0 + side])
+        worst = max(worst, float((window - whole[:, :, y0 // 2:(y0 + side) // 2, x0 // 2:(x0 + side) // 2]).abs().max()))
+    if worst != 0.0:
+        raise AssertionError(f"a high-input window's low input differs from the whole low input's window by {worst}")
+    return worst
+
+
 def run(cmd: list[str]) -> None:
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
@@ -113,6 +130,7 @@ def main(argv=None) -> None:
     t0 = time.time()
     print(f"[smoke] derived questions: {check_derived()} answers agree with synth.checks", flush=True)
     print(f"[smoke] packed rows = separate rows (max loss difference {check_packing():.2e})", flush=True)
+    print(f"[smoke] PIIP windows: low input of a window = window of the low input (max difference {check_pyramid_windows()})", flush=True)
     work = a.keep or Path(tempfile.mkdtemp(prefix="loupe-train-smoke-"))
     py = sys.executable
     try:
