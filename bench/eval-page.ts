@@ -90,17 +90,20 @@ export function questionText(q: Pick<EvalQuestion, 'question' | 'options'>): str
 }
 
 /**
- * '768' | '1536' | 'native' | 'mc16x576' (MC-LLaVA's max_crops x num_tokens) | 'pyramid1536' (PIIP) -> Loupe's plan
- * overrides (the same plans as the Python tool, whose labels these are).
+ * A --resolution token -> the strategy and resolution labels training/vlm/evaluate.py writes for
+ * the same plan, and Loupe's plan overrides: '768' | '1536' | 'native' (ConvLLaVA), 'mc16x576'
+ * (MC-LLaVA's max_crops x num_tokens), 'pyramid1536' (PIIP, low branch at half), 'vit336' (the
+ * ViT control's padded square).
  */
-export function strategyFor(resolution: string, tokenBudget: number): { strategy: string; overrides: PlanOverrides } {
-  if (resolution === 'native') return { strategy: 'convllava-native', overrides: { strategy: 'convllava-native', tokenBudget } };
-  const knobs = /^mc(\d+)x(\d+)$/.exec(resolution);
-  if (knobs) return { strategy: 'multicrop', overrides: { strategy: 'multicrop', maxCrops: Number(knobs[1]), numTokens: Number(knobs[2]) } };
-  // PIIP: the high input at this size, the low branch at half of it (as trained).
-  const pyramid = /^pyramid(\d+)$/.exec(resolution);
-  if (pyramid) return { strategy: 'pyramid-square', overrides: { strategy: 'pyramid', resolution: Number(pyramid[1]), lowResolution: Number(pyramid[1]) / 2 } };
-  return { strategy: 'convllava-square', overrides: { strategy: 'convllava-square', resolution: Number(resolution) } };
+export function strategyFor(token: string, tokenBudget: number): { strategy: string; resolution: string; overrides: PlanOverrides } {
+  if (token === 'native') return { strategy: 'convllava-native', resolution: token, overrides: { strategy: 'convllava-native', tokenBudget } };
+  const knobs = /^mc(\d+)x(\d+)$/.exec(token);
+  if (knobs) return { strategy: 'multicrop', resolution: token, overrides: { strategy: 'multicrop', maxCrops: Number(knobs[1]), numTokens: Number(knobs[2]) } };
+  const pyramid = /^pyramid(\d+)$/.exec(token);
+  if (pyramid) return { strategy: 'pyramid-square', resolution: token, overrides: { strategy: 'pyramid', resolution: Number(pyramid[1]), lowResolution: Number(pyramid[1]) / 2 } };
+  const vit = /^vit(\d+)$/.exec(token);
+  if (vit) return { strategy: 'vit-square', resolution: vit[1]!, overrides: { strategy: 'pad-square', resolution: Number(vit[1]) } };
+  return { strategy: 'convllava-square', resolution: token, overrides: { strategy: 'convllava-square', resolution: Number(token) } };
 }
 
 export async function runEval(o: {
@@ -118,8 +121,9 @@ export async function runEval(o: {
   try {
     for (const label of o.zooms ?? ['off']) {
       const zoom = zoomFor(label);
-      for (const resolution of o.resolutions) {
-        const planned = strategyFor(resolution, o.tokenBudget);
+      for (const token of o.resolutions) {
+        const planned = strategyFor(token, o.tokenBudget);
+        const resolution = planned.resolution;
         const strategy = zoom ? `${planned.strategy}+zoom${label === 'auto' ? '' : label.slice(4)}` : planned.strategy;
         for (const q of o.questions) {
           const chat = model.chat();

@@ -6,7 +6,7 @@
 // Options: --bundle URL (default /models/loupe-synth/), --split test-small-detail|test-large|val,
 // --limit N (scenes; default: the whole split), --data DIR (instead of --split: a directory in the
 // generator's output format), --resolution 768,1536,native (an MC-LLaVA bundle: max_crops x num_tokens
-// as mc4x144,mc16x576; a PIIP bundle: pyramid1536), --device wasm|webgpu,
+// as mc4x144,mc16x576; a PIIP bundle: pyramid1536; the ViT control's: vit336), --device wasm|webgpu,
 // --token-budget 576, --dtype D, --out FILE (also writes FILE.items.jsonl), --compare PYTORCH.items.jsonl
 // (item by item against `python -m training.vlm.evaluate --out ...`), --from-items FILE.items.jsonl
 // (with --compare: compare an earlier run's items instead of running one; the lines go to --out).

@@ -32,6 +32,20 @@ def llama_text_config(text: LlamaConfig, bos: int, eos: int, pad: int | None = N
 
 
 def model_config(vision: ConvNeXtConfig, text: LlamaConfig) -> dict:
+    return llava_config({
+        "model_type": "convnext",
+        "num_stages": vision.num_stages,
+        "depths": vision.depths,
+        "hidden_sizes": vision.hidden_sizes,
+        "patch_size": vision.patch_size,
+        "layer_norm_eps": vision.layer_norm_eps,
+        "hidden_act": "gelu",
+    }, text)
+
+
+def llava_config(vision_config: dict, text: LlamaConfig) -> dict:
+    """`llava` config.json around a vision_config: the graph's output is the features (no
+    feature selection left to do), Llama text config with the repo's special tokens."""
     return {
         "model_type": "llava",
         "architectures": ["LlavaForConditionalGeneration"],
@@ -40,15 +54,7 @@ def model_config(vision: ConvNeXtConfig, text: LlamaConfig) -> dict:
         "vision_feature_select_strategy": "full",
         "vision_feature_layer": -1,
         "vocab_size": text.vocab_size,
-        "vision_config": {
-            "model_type": "convnext",
-            "num_stages": vision.num_stages,
-            "depths": vision.depths,
-            "hidden_sizes": vision.hidden_sizes,
-            "patch_size": vision.patch_size,
-            "layer_norm_eps": vision.layer_norm_eps,
-            "hidden_act": "gelu",
-        },
+        "vision_config": vision_config,
         "text_config": llama_text_config(text, BOS_ID, EOS_ID, PAD_ID),
         # The dtypes this bundle ships, per module, so a runtime never guesses a file
         # that is not there (e.g. fp16 on a GPU with shader-f16).

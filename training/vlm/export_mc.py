@@ -37,6 +37,22 @@ def export_vision(model, path: Path) -> onnx.ModelProto:
     return export_onnx._export(model.vision, dummy, path, ["pixel_values", "coords"], ["image_features"], axes)
 
 
+def vit_config_json(vit: VitConfig) -> dict:
+    """vision_config of Loupe-Synth's ViT (vit.py): pre-norm, no CLS, 2-D sin-cos positions."""
+    return {
+        "model_type": "vit",
+        "hidden_size": vit.hidden_size,
+        "intermediate_size": int(vit.hidden_size * vit.mlp_ratio),
+        "num_hidden_layers": vit.depth,
+        "num_attention_heads": vit.num_heads,
+        "image_size": vit.image_size,
+        "patch_size": vit.patch_size,
+        "position_embedding": vit.pos_embed,
+        "layer_norm_eps": vit.layer_norm_eps,
+        "hidden_act": "gelu",
+    }
+
+
 def model_json(vit: VitConfig, text, dtypes: dict) -> dict:
     return {
         "model_type": "mc-llava",
@@ -45,18 +61,7 @@ def model_json(vit: VitConfig, text, dtypes: dict) -> dict:
         "vision_embed_dim": vit.hidden_size,
         "projector_hidden_act": "gelu",
         "vocab_size": text.vocab_size,
-        "vision_config": {
-            "model_type": "vit",
-            "hidden_size": vit.hidden_size,
-            "intermediate_size": int(vit.hidden_size * vit.mlp_ratio),
-            "num_hidden_layers": vit.depth,
-            "num_attention_heads": vit.num_heads,
-            "image_size": vit.image_size,
-            "patch_size": vit.patch_size,
-            "position_embedding": vit.pos_embed,
-            "layer_norm_eps": vit.layer_norm_eps,
-            "hidden_act": "gelu",
-        },
+        "vision_config": vit_config_json(vit),
         "text_config": bundle_config.llama_text_config(text, BOS_ID, EOS_ID, PAD_ID),
         "transformers.js_config": {"dtype": dtypes},
     }

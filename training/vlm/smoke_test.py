@@ -3,9 +3,9 @@
 1. derived questions have the answers `synth.checks` computes from the same scene;
 2. packing several questions behind one image prefix trains exactly what separate rows
    would (same per-answer losses);
-3. every stage of `npm run train` at tiny sizes, for the ConvLLaVA, MC-LLaVA and PIIP
-   (through the export and its onnxruntime-web check) and for the ViT control (through the
-   decoder), then the evaluation of the four checkpoints on two val scenes;
+3. every stage of `npm run train` at tiny sizes, for the ConvLLaVA, the ViT control, MC-LLaVA
+   and PIIP, through each export and its onnxruntime-web check, then the evaluation of the
+   four checkpoints on two val scenes;
 4. a run seeded with the exported bundle's tower (tower_from_bundle.py) resumes at its
    features stage;
 5. PIIP's windows see exactly the low input the whole image gives them.
@@ -139,7 +139,7 @@ def main(argv=None) -> None:
         for model in ("vit", "mc", "piip"):
             (work / model).mkdir()
             shutil.copy(work / "conv" / "tokenizer.json", work / model / "tokenizer.json")
-        run([py, "-m", "training.vlm.pipeline", "--smoke", "--model", "vit336", "--out", str(work / "vit")])
+        run([py, "-m", "training.vlm.pipeline", "--smoke", "--model", "vit336", "--out", str(work / "vit"), "--bundle-out", str(work / "bundle-vit")])
         # Issue 12: MC-LLaVA (crops with coordinates) and PIIP (two-branch pyramid), each exported in
         # its family's layout and checked in onnxruntime-web.
         run([py, "-m", "training.vlm.pipeline", "--smoke", "--model", "mcllava", "--out", str(work / "mc"), "--bundle-out", str(work / "bundle-mc")])
@@ -163,7 +163,7 @@ def main(argv=None) -> None:
         records = [json.loads(l) for l in eager.splitlines()]
         if not (records[0].get("ok") and any(r.get("stage") == "encode" and r["visual_tokens"] == 4 for r in records)):
             raise AssertionError(f"training.eager_bench: {eager}")
-        for model in ("conv", "mc", "piip"):
+        for model in ("conv", "vit", "mc", "piip"):
             golden = json.loads((work / model / "golden" / "golden.json").read_text())
             if "onnxruntime_web" not in golden:
                 raise AssertionError(f"the {model} export did not record its onnxruntime-web check")

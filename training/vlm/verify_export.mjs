@@ -123,11 +123,12 @@ check(shippedRel < 1e-3, `shipped dtypes first logits vs torch with dequantized 
 check(JSON.stringify(shipped.greedy) === JSON.stringify(golden.greedy_ids_shipped), `shipped greedy ids equal torch ${JSON.stringify(shipped.greedy)}`);
 
 const shippedVision = await session(`vision_encoder${suffix[dtypes.vision_encoder]}.onnx`);
-if (golden.coords) {
-  // A fixed-size tower: any batch of crops, grid^2 - 1 tokens each.
+if (golden.tokens_per_input) {
+  // A fixed-size tower (a ViT): any batch at its one size, tokens_per_input each (MC-LLaVA: with coords).
   const [, c, s] = golden.pixel_values.shape;
   const data = Float32Array.from({ length: 3 * c * s * s }, (_, i) => Math.sin(i * 0.37));
-  const out = (await shippedVision.run({ pixel_values: f32(data, [3, c, s, s]), coords: f32(new Float32Array([0.5, 0.5, 0.1, 0.9, 0.8, 0.2]), [3, 2]) })).image_features;
+  const coords = golden.coords ? { coords: f32(new Float32Array([0.5, 0.5, 0.1, 0.9, 0.8, 0.2]), [3, 2]) } : {};
+  const out = (await shippedVision.run({ pixel_values: f32(data, [3, c, s, s]), ...coords })).image_features;
   check(JSON.stringify(out.dims) === JSON.stringify([3, golden.tokens_per_input, D]), `vision 3x${c}x${s}x${s} -> [${out.dims}]`);
 } else {
   // Other input sizes: any multiple of 64 on each side (PIIP: with the half-size low input,

@@ -3,7 +3,8 @@ import type { ModelFamily } from '../family';
 import { hfImageConfig, placeholder, processorTokens } from '../hf-processor';
 import { ECOSYSTEM_KV } from '../kv-layout';
 
-const VIT_TOWERS = ['clip_vision_model', 'siglip_vision_model', 'clip', 'siglip'];
+// `vit`: Loupe-Synth's ViT-336 control (training/vlm/vit.py), a patch-14 ViT without CLS.
+const VIT_TOWERS = ['clip_vision_model', 'siglip_vision_model', 'clip', 'siglip', 'vit'];
 
 /**
  * LLaVA-1.5 / LLaVA-interleave: `llava` with a CLIP or SigLIP ViT. The tower has learned
@@ -14,7 +15,7 @@ const VIT_TOWERS = ['clip_vision_model', 'siglip_vision_model', 'clip', 'siglip'
 export const llavaVit: ModelFamily = {
   name: 'llava',
   modelTypes: ['llava'],
-  describe: 'llava with a clip_vision_model or siglip_vision_model vision_config (LLaVA-1.5, LLaVA-interleave)',
+  describe: 'llava with a clip_vision_model, siglip_vision_model or vit vision_config (LLaVA-1.5, LLaVA-interleave, the Loupe-Synth ViT control)',
   accepts: (config: Json) => VIT_TOWERS.includes(String(section(config, 'vision_config', 'config.json').model_type)),
   textConfig: (config: Json) => section(config, 'text_config', 'config.json'),
   imageToken: placeholder,
