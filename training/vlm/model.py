@@ -103,10 +103,11 @@ def encode_inputs(model: nn.Module, inputs) -> tuple[torch.Tensor, torch.Tensor]
     of crops with their coords, each keeping its last tokens)."""
     from .data import normalize_pixels
 
+    device = next(model.parameters()).device
     if isinstance(inputs, torch.Tensor):
-        out = model.vision(normalize_pixels(inputs[None]))
+        out = model.vision(normalize_pixels(inputs[None].to(device)))
         return out, out[0]
-    out = model.vision(normalize_pixels(inputs.pixels), inputs.coords)
+    out = model.vision(normalize_pixels(inputs.pixels.to(device)), inputs.coords.to(device))
     return out, torch.cat([out[i, out.shape[1] - k :] for i, k in enumerate(inputs.keep)])
 
 

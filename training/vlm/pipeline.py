@@ -133,8 +133,8 @@ def mc_config(vocab: int, smoke: bool) -> ModelConfig:
 
 
 def piip_config(vocab: int, smoke: bool) -> ModelConfig:
-    """A narrow high-resolution branch (about a quarter of the shipped tower's cost at the
-    same input) and a wide low-resolution one on the half-size input."""
+    """A narrow high-resolution branch (half the shipped tower's widths) and a wide
+    low-resolution one on the half-size input: parameters inverted against resolution."""
     if smoke:
         high = ConvNeXtConfig(hidden_sizes=[8, 16, 24, 32, 48], depths=[1, 1, 1, 1, 1], position_code=1.0)
         spec = PyramidSpec(low=asdict(ConvNeXtConfig(hidden_sizes=[16, 24, 32, 48, 64], depths=[1, 1, 1, 1, 1])), heads=2, points=2, groups=8,
