@@ -6,7 +6,9 @@ Inputs: the summary and per-type lines `training.vlm.evaluate --out` writes (PyT
 file per split, and `npm run eval --zoom` lines (browser-zoom-*.jsonl, issue #16). Outputs:
 training/results/accuracy.svg (accuracy against input resolution and visual tokens, per split,
 with the ViT-336 control), the per-type table in README.md between the `loupe-synth-table`
-markers and the look-closer table between the `loupe-synth-zoom-table` markers.
+markers and the look-closer table between the `loupe-synth-zoom-table` markers; issue 12's
+comparison in the browser (`npm run compare`: training/results/compare/) as systems.svg and the
+table between the `systems-table` markers (report_systems.py).
 Deterministic: same lines, same bytes.
 """
 
@@ -16,6 +18,8 @@ import json
 import re
 from collections import defaultdict
 from pathlib import Path
+
+from training.vlm import report_systems
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "training" / "results"
@@ -134,6 +138,9 @@ def main() -> None:
     zoom = load(sorted(p for p in RESULTS.glob("browser-zoom-*.jsonl") if ".items." not in p.name))
     if zoom:
         text = replace_block(text, "loupe-synth-zoom-table", zoom_table([x for x in zoom if not x.get("compare")]))
+    systems = report_systems.write(RESULTS, load(sorted(p for p in (RESULTS / "compare").glob("*.jsonl") if ".items." not in p.name)))
+    if systems:
+        text = replace_block(text, "systems-table", systems)
     readme.write_text(text)
     print(f"wrote {RESULTS / 'accuracy.svg'} and the README table ({len(lines)} lines)")
 

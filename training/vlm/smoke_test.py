@@ -8,7 +8,8 @@
    four checkpoints on two val scenes;
 4. a run seeded with the exported bundle's tower (tower_from_bundle.py) resumes at its
    features stage;
-5. PIIP's windows see exactly the low input the whole image gives them.
+5. PIIP's windows see exactly the low input the whole image gives them;
+6. issue 12's comparison table and chart render what `npm run eval` measured.
 
     /usr/bin/python3 -m training.vlm.smoke_test [--keep DIR]
 """
@@ -114,6 +115,32 @@ def check_pyramid_windows() -> float:
     return worst
 
 
+def check_systems_report() -> int:
+    """Issue 12's comparison table and chart (report_systems.py) from `npm run eval` lines: a row per
+    (bundle, setting) in the systems' order, browser accuracy with PyTorch's beside it, a point per split."""
+    from . import report_systems
+
+    lines = []
+    for model, setting, strategy, accuracy, ms in (("loupe-synth-mc", "mc16x576", "multicrop", 40.0, 900), ("loupe-synth", "768", "convllava-square", 37.5, 120),
+                                                   ("loupe-synth", "1536", "convllava-square", 52.0, 700)):
+        for split in report_systems.SPLITS:
+            lines.append({"summary": True, "model": model, "strategy": strategy, "resolution": setting, "split": split, "n": 700,
+                          "accuracy": accuracy, "encode_ms_mean": ms, "visual_tokens_mean": 576})
+    lines.append({"compare": True, "strategy": "convllava-square", "resolution": "768", "split": "test-large", "n": 700, "pytorch_accuracy": 38.25,
+                  "browser_accuracy": 37.5, "same_prediction": 97.0})
+    rows = report_systems.collect(lines)
+    body = report_systems.table(rows).splitlines()[2:]
+    want = ["| ConvLLaVA | square 768 | 576 | 120 | **37.50** | **37.50** (38.25) | – / 97.0 % |",
+            "| ConvLLaVA | square 1536 | 576 | 700 | **52.00** | **52.00** | – / – |",
+            "| MC-LLaVA | max_crops 16, num_tokens 576 | 576 | 900 | **40.00** | **40.00** | – / – |"]
+    if body != want:
+        raise AssertionError(f"systems table rows {body}, expected {want}")
+    svg = report_systems.chart(rows)
+    if svg.count("<title>") != 6 or svg != report_systems.chart(report_systems.collect(lines)):
+        raise AssertionError("systems chart: expected a point per setting and split, the same bytes for the same lines")
+    return len(body)
+
+
 def run(cmd: list[str]) -> None:
     t0 = time.time()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
@@ -131,6 +158,7 @@ def main(argv=None) -> None:
     print(f"[smoke] derived questions: {check_derived()} answers agree with synth.checks", flush=True)
     print(f"[smoke] packed rows = separate rows (max loss difference {check_packing():.2e})", flush=True)
     print(f"[smoke] PIIP windows: low input of a window = window of the low input (max difference {check_pyramid_windows()})", flush=True)
+    print(f"[smoke] systems comparison report: {check_systems_report()} rows", flush=True)
     work = a.keep or Path(tempfile.mkdtemp(prefix="loupe-train-smoke-"))
     py = sys.executable
     try:
