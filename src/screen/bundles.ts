@@ -12,7 +12,7 @@ export interface ShippedBundle {
 
 export const SHIPPED_BUNDLES: readonly ShippedBundle[] = [
   { path: 'models/loupe-synth/', label: 'Loupe-Synth (ConvLLaVA, trained)', visionInputs: ['pixel_values'] },
-  { path: 'models/loupe-synth-mc/', label: 'Loupe-Synth MC-LLaVA (crops + coords, trained)', visionInputs: ['pixel_values', 'coords'] },
+  { path: 'models/loupe-synth-mc/', label: 'Loupe-Synth MC-LLaVA (trained)', visionInputs: ['pixel_values', 'coords'] },
   { path: 'models/loupe-synth-piip/', label: 'Loupe-Synth PIIP (pyramid, trained)', visionInputs: ['pixel_values', 'pixel_values_low'] },
   { path: 'models/tiny-random-convllava/', label: 'tiny ConvLLaVA (random)', visionInputs: ['pixel_values'] },
   { path: 'models/tiny-random-mcllava/', label: 'tiny MC-LLaVA (random; crops + coords)', visionInputs: ['pixel_values', 'coords'] },
