@@ -35,16 +35,21 @@ def short_label(setting: str) -> str:
 
 
 def collect(lines: list[dict]) -> dict[tuple, dict]:
-    """(bundle, setting) -> {split: summary, ("compare", split): compare line}; the last line wins."""
+    """(bundle, setting) -> {split: summary, ("compare", split): compare line}; the last line wins.
+
+    An eval file writes its `compare` line after its summary, and a compare line names no bundle: it
+    belongs to the latest summary before it with the same strategy, setting and split (files are read
+    one after another), so two bundles measured at the same setting keep their own pairs."""
     rows: dict[tuple, dict] = {}
+    latest: dict[tuple, tuple] = {}
     for x in lines:
+        run = (x.get("strategy"), str(x.get("resolution")), x.get("split"))
         if x.get("summary"):
-            rows.setdefault((x["model"], str(x["resolution"])), {})[x["split"]] = x
-    for x in lines:
-        if x.get("compare"):
-            for (bundle, setting), row in rows.items():
-                if setting == str(x["resolution"]) and x["split"] in row and row[x["split"]]["strategy"] == x["strategy"]:
-                    row[("compare", x["split"])] = x
+            key = (x["model"], str(x["resolution"]))
+            rows.setdefault(key, {})[x["split"]] = x
+            latest[run] = key
+        elif x.get("compare") and run in latest:
+            rows[latest[run]][("compare", x["split"])] = x
     return rows
 
 
