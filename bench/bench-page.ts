@@ -4,7 +4,7 @@
  */
 import { isLoupeError, loadModel, type PlanOverrides } from '../src';
 import { runScaling } from './scaling';
-import { runEval } from './eval-page';
+import { runEval, type EvalItem } from './eval-page';
 import { moduleDtypes } from './module-dtypes';
 
 export interface Measurement {
@@ -293,6 +293,8 @@ declare global {
     answerOnce: typeof answerOnce;
     loadOnce: typeof loadOnce;
     runEval: typeof runEval;
+    /** Exposed by bench/eval.mjs: receives each scored item. */
+    loupeEvalItem?: (item: EvalItem) => Promise<void>;
   }
 }
 window.runBench = runBench;

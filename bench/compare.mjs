@@ -3,12 +3,12 @@
 // the browser on the same held-out scenes. Each (bundle, setting, split) is one `npm run eval`
 // (wasm, the bundle's shipped dtypes) writing training/results/compare/<bundle>-<setting>-<split>.jsonl,
 // paired item by item with the PyTorch evaluation where one is saved; a file already there is kept
-// (the run resumes where it stopped; --force reruns). Then `python -m training.vlm.report` draws the
-// table and the chart from whatever is there.
+// (the run resumes where it stopped, within a setting from the items kept so far; --force reruns).
+// Then `python -m training.vlm.report` draws the table and the chart from whatever is there.
 // Options: --split test-small-detail,test-large (default both), --only loupe-synth-mc,... (bundles),
 // --setting mc16x576,... (only these settings), --force, --list (print the plan, run nothing).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { flag, option } from './harness.mjs';
 
@@ -53,6 +53,7 @@ if (!flag('list')) {
   for (const [i, run] of runs.entries()) {
     const started = Date.now();
     console.error(`[compare] ${i + 1}/${runs.length}: ${run.bundle} ${run.setting} ${run.split}`);
+    if (force) rmSync(`${run.out}.partial.jsonl`, { force: true });
     const args = ['bench/eval.mjs', '--bundle', `/models/${run.bundle}/`, '--split', run.split, '--resolution', run.setting, '--out', run.out];
     if (run.reference) args.push('--compare', run.reference);
     const { status } = spawnSync(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });

@@ -83,6 +83,11 @@ const LETTERS = 'ABCDEFGH';
 
 
 /** training/vlm/data.py question_text: a multiple-choice item lists its options in V* format. */
+/** What identifies an item within one evaluation (the split and bundle are the run's). */
+export function itemKey(item: Pick<EvalItem, 'index' | 'strategy' | 'resolution'>): string {
+  return `${item.index}|${item.strategy}|${item.resolution}`;
+}
+
 export function questionText(q: Pick<EvalQuestion, 'question' | 'options'>): string {
   if (!q.options || q.question.includes('(A)')) return q.question;
   const listed = q.options.map((o, i) => `(${LETTERS[i]}) ${o}`).join('\n');
@@ -115,7 +120,10 @@ export async function runEval(o: {
   tokenBudget: number;
   dtype?: DtypeChoice;
   zooms?: string[];
+  /** `itemKey`s already scored by an interrupted run of the same evaluation: not asked again. */
+  done?: string[];
 }): Promise<{ items: EvalItem[]; model: string; dtypes: Record<string, string> }> {
+  const done = new Set(o.done ?? []);
   const model = await loadModel(o.bundle, { device: o.device, cache: false, ...(o.dtype ? { dtype: o.dtype } : {}) });
   const items: EvalItem[] = [];
   try {
@@ -126,6 +134,7 @@ export async function runEval(o: {
         const resolution = planned.resolution;
         const strategy = zoom ? `${planned.strategy}+zoom${label === 'auto' ? '' : label.slice(4)}` : planned.strategy;
         for (const q of o.questions) {
+          if (done.has(itemKey({ index: q.index, strategy, resolution }))) continue;
           const chat = model.chat();
           try {
             const started = performance.now();
@@ -135,11 +144,14 @@ export async function runEval(o: {
             prediction = prediction.trim();
             const z = chat.stats?.zoom;
             const zoomed = zoom ? (z ? { ...z, targetInside: z.region ? areaInside(q.target_bboxes ?? [], z.region) : 0, firstCorrect: isCorrectAnswer(z.firstAnswer.trim(), q.answer), ...spread(chat.evidence) } : null) : undefined;
-            items.push({
+            const item: EvalItem = {
               index: q.index, type: q.type, strategy, resolution, question: questionText(q), answer: q.answer, prediction,
               correct: isCorrectAnswer(prediction, q.answer), ms: performance.now() - started, confidence: chat.stats?.confidence ?? 0,
               preprocessMs: image.preprocessMs, encodeMs: image.encodeMs, visualTokens: image.visualTokens, ...(zoomed !== undefined ? { zoom: zoomed } : {}),
-            });
+            };
+            items.push(item);
+            // eval.mjs keeps each item as it is scored, so a stopped run resumes instead of starting over.
+            await window.loupeEvalItem?.(item);
           } finally {
             chat.close();
           }

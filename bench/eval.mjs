@@ -7,13 +7,14 @@
 // --limit N (scenes; default: the whole split), --data DIR (instead of --split: a directory in the
 // generator's output format), --resolution 768,1536,native (an MC-LLaVA bundle: max_crops x num_tokens
 // as mc4x144,mc16x576; a PIIP bundle: pyramid1536; the ViT control's: vit336), --device wasm|webgpu,
-// --token-budget 576, --dtype D, --out FILE (also writes FILE.items.jsonl), --compare PYTORCH.items.jsonl
+// --token-budget 576, --dtype D, --out FILE (also writes FILE.items.jsonl; keeps each item in
+// FILE.partial.jsonl as it is scored, so a stopped run started again resumes), --compare PYTORCH.items.jsonl
 // (item by item against `python -m training.vlm.evaluate --out ...`), --from-items FILE.items.jsonl
 // (with --compare: compare an earlier run's items instead of running one; the lines go to --out).
 // The split is generated on first use into bench/eval-data/ (PNG, so the pixels are the ones
 // PyTorch sees; needs Debian's python3-pil and fonts-dejavu-core).
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { option, startBench } from './harness.mjs';
@@ -38,6 +39,8 @@ const dtype = dtypeOption?.includes('=') ? Object.fromEntries(dtypeOption.split(
 // e.g. scenes from seeds never used (`python -m training.synth.generate --seed-base ...`).
 const data = option('data', undefined);
 
+/** An item within one evaluation (as bench/eval-page.ts's itemKey). */
+const itemKey = (item) => `${item.index}|${item.strategy}|${item.resolution}`;
 const readJsonLines = (file) => readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
 let result;
 if (fromItems) {
@@ -59,11 +62,28 @@ if (fromItems) {
   }
   const questions = readJsonLines(`${dataDir}questions.jsonl`).map((q) => ({ id: q.id, index: Number(q.id.split('-').at(-2)), image: q.image, question: q.question, answer: q.answer, type: q.type, options: q.options, target_bboxes: q.target_bboxes }));
 
+  // With --out, each item is appended to FILE.partial.jsonl as it is scored (after a first line naming
+  // the run); a run stopped part way resumes from there, and the file goes once FILE is written.
+  const partial = out ? `${out}.partial.jsonl` : undefined;
+  const run = { bundle, split: splitLabel, device, resolutions, tokenBudget, zooms, dtype: dtype ?? null };
+  const earlier = [];
+  if (partial && existsSync(partial)) {
+    const [head, ...rest] = readFileSync(partial, 'utf8').split('\n').filter(Boolean);
+    if (head !== JSON.stringify({ run })) throw new Error(`${partial} holds items of another run (${head}); delete it to start this one over`);
+    // A line cut short by the stop is asked again.
+    for (const line of rest) { try { earlier.push(JSON.parse(line)); } catch { break; } }
+    console.error(`[eval] resuming: ${earlier.length} items already scored in ${partial}`);
+  } else if (partial) {
+    writeFileSync(partial, JSON.stringify({ run }) + '\n');
+  }
+
   const started = performance.now();
   const bench = await startBench();
   try {
     const page = await bench.openPage();
-    result = await page.evaluate((o) => window.runEval(o), { bundle, device, base: `/bench/eval-data/${dataName}/`, questions, resolutions, tokenBudget, zooms, ...(dtype ? { dtype } : {}) });
+    if (partial) await page.exposeFunction('loupeEvalItem', (item) => appendFileSync(partial, JSON.stringify(item) + '\n'));
+    result = await page.evaluate((o) => window.runEval(o), { bundle, device, base: `/bench/eval-data/${dataName}/`, questions, resolutions, tokenBudget, zooms, done: earlier.map(itemKey), ...(dtype ? { dtype } : {}) });
+    result.items = [...earlier, ...result.items];
   } finally {
     await bench.close();
   }
@@ -111,6 +131,7 @@ if (fromItems) {
   if (out) {
     writeFileSync(out, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
     writeFileSync(`${out}.items.jsonl`, result.items.map((i) => JSON.stringify({ split, model: result.model, ...i })).join('\n') + '\n');
+    rmSync(partial, { force: true });
   }
 }
 
@@ -119,11 +140,11 @@ if (compare) {
   const reference = new Map(
     readJsonLines(compare)
       .filter((r) => r.split === split)
-      .map((r) => [`${r.index}|${r.strategy}|${r.resolution}`, r]),
+      .map((r) => [itemKey(r), r]),
   );
   const summary = new Map();
   for (const item of result.items) {
-    const ref = reference.get(`${item.index}|${item.strategy}|${item.resolution}`);
+    const ref = reference.get(itemKey(item));
     if (!ref) continue;
     const key = `${item.strategy}|${item.resolution}`;
     const s = summary.get(key) ?? { n: 0, samePrediction: 0, sameScore: 0, browser: 0, pytorch: 0 };
