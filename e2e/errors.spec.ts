@@ -187,11 +187,18 @@ for (const device of ['wasm', 'webgpu'] as const) {
         out.fakeSignal = await codeOf(() => chat.ask(question, { signal: { aborted: false } as unknown as AbortSignal }));
         out.stillAnswers = (await drain(chat.ask(question, { maxNewTokens: 4 }))).length;
         // dispose() while an answer streams: the ask settles (DISPOSED), within a bound.
-        const streaming = codeOf(() => drain(chat.ask(question, { maxNewTokens: 400, minNewTokens: 400 })));
+        let disposedMessage = '';
+        const streaming = codeOf(() =>
+          drain(chat.ask(question, { maxNewTokens: 400, minNewTokens: 400 })).catch((error: unknown) => {
+            disposedMessage = String((error as Error).message);
+            throw error;
+          }),
+        );
         await new Promise((resolve) => setTimeout(resolve, 300));
         const started = performance.now();
         await model.dispose();
         out.disposedAsk = await streaming;
+        out.disposedMessage = disposedMessage;
         out.settleMs = performance.now() - started;
         out.afterDispose = await codeOf(() => chat.setImage(new Blob([])));
         return out;
@@ -200,7 +207,7 @@ for (const device of ['wasm', 'webgpu'] as const) {
     );
     for (const name of ['NaN', 'zero', 'negative', 'string', 'huge', 'fakeSignal']) expect(result[name], name).toBe('INVALID_ARGUMENT');
     expect(result.stillAnswers).toBe(4);
-    expect(result.disposedAsk).toBe('DISPOSED');
+    expect(result.disposedAsk, String(result.disposedMessage)).toBe('DISPOSED');
     expect(result.settleMs as number).toBeLessThan(3000);
     expect(result.afterDispose).toBe('DISPOSED');
   });

@@ -153,9 +153,11 @@ export class LoupeModel {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    const error = new LoupeError('DISPOSED', 'The model was disposed while this was running; call loadModel() again.');
+    // An answer that fails on the sessions the release takes from under it is DISPOSED too.
+    for (const supervisor of this.supervisors) supervisor.beginEnd(error);
     const released = Promise.allSettled([this.vision.dispose(), this.language.dispose()]);
     await Promise.race([released, new Promise((resolve) => setTimeout(resolve, DISPOSE_WAIT_MS))]);
-    const error = new LoupeError('DISPOSED', 'The model was disposed while this was running; call loadModel() again.');
     for (const supervisor of this.supervisors) supervisor.end(error);
   }
 }

@@ -26,6 +26,8 @@ function fakeWorker() {
   const api = {
     echo: (x: number) => x,
     hang: () => new Promise(() => undefined),
+    /** Fails a moment later, as a decode step does on a session released under it. */
+    failSoon: () => new Promise((_, reject) => setTimeout(() => reject(new Error('Session already released.')), 20)),
   };
   // The same object again under `inner`, as a worker hosting two services exposes each.
   Comlink.expose({ ...api, inner: api }, port1);
@@ -38,7 +40,7 @@ function fakeWorker() {
   return { worker, crash, post, isTerminated: () => terminated };
 }
 
-type Api = { echo(x: number): number; hang(): Promise<void>; inner: { echo(x: number): number; hang(): Promise<void> } };
+type Api = { echo(x: number): number; hang(): Promise<void>; failSoon(): Promise<void>; inner: { echo(x: number): number; hang(): Promise<void> } };
 
 /** A supervisor over fake workers; `workers` lists every one it created, first to last. */
 function supervised(name = 'language', start: (remote: Comlink.Remote<Api>) => Promise<number> = (remote) => remote.echo(1)) {
@@ -93,6 +95,14 @@ describe('worker supervisor', () => {
     // Ended for good: no restart brings it back.
     await expect(supervisor.restart(new LoupeError('ABORTED', 'x'))).rejects.toMatchObject({ code: 'DISPOSED' });
     expect(workers).toHaveLength(1);
+  });
+
+  it('a call that fails while the worker is being ended (dispose releasing its sessions) rejects with the ending error, not what it tripped over', async () => {
+    const { supervisor } = supervised('language');
+    await expect(supervisor.remote.failSoon()).rejects.toMatchObject({ code: 'INTERNAL' });
+    const pending = supervisor.remote.failSoon();
+    supervisor.beginEnd(new LoupeError('DISPOSED', 'The model was disposed.'));
+    await expect(pending).rejects.toMatchObject({ code: 'DISPOSED', details: { worker: 'language', call: 'failSoon' } });
   });
 
   it('restart rejects what was pending with the reason, and calls made meanwhile wait for the fresh worker', async () => {

@@ -31,6 +31,8 @@ export class WorkerSupervisor<T, R = unknown> {
   private failure: LoupeError | undefined;
   private starting: Promise<R> | undefined;
   private ended = false;
+  /** Set while the worker is being ended on purpose (dispose): the error its failing calls get. */
+  private closing: LoupeError | undefined;
   private restarts = 0;
   /** Called with the fresh worker's load result after each restart that succeeded. */
   onRestarted: ((result: R) => void) | undefined;
@@ -105,7 +107,7 @@ export class WorkerSupervisor<T, R = unknown> {
       const entry: Pending = { what, reject };
       this.pending.add(entry);
       run()
-        .then(resolve, reject)
+        .then(resolve, (error: unknown) => reject(this.closing ? this.named(this.closing, what) : error))
         .finally(() => this.pending.delete(entry));
     });
   }
@@ -114,11 +116,22 @@ export class WorkerSupervisor<T, R = unknown> {
   fail(error: LoupeError): void {
     if (this.failure) return;
     this.failure = error;
-    for (const { what, reject } of this.pending) {
-      reject(new LoupeError(error.code, `${error.message} It was running ${this.name}.${what}().`, { details: { ...error.details, worker: this.name, call: what } }));
-    }
+    for (const { what, reject } of this.pending) reject(this.named(error, what));
     this.pending.clear();
     this.worker.terminate();
+  }
+
+  private named(error: LoupeError, what: string): LoupeError {
+    return new LoupeError(error.code, `${error.message} It was running ${this.name}.${what}().`, { details: { ...error.details, worker: this.name, call: what } });
+  }
+
+  /**
+   * The worker is about to be ended with `error` (dispose releases its sessions first): a
+   * call that fails from now on, on what the release took from under it, rejects with
+   * `error`, not with what it tripped over.
+   */
+  beginEnd(error: LoupeError): void {
+    this.closing = error;
   }
 
   /** Ends the worker for good (dispose): no restart after this. */
