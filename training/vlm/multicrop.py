@@ -32,12 +32,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ..loupe_models.llama import LlamaDecoder
 from ..preprocess_pixels import execute
 from ..preprocess_plans import plan_multicrop
-from .config import ModelConfig, VitConfig
+from .config import VitConfig
 from .labels import Frame
-from .vit import VitTower
+from .vit import VitLlava, VitTower
 
 # What the stages draw per scene: (max_crops, weight) and (num_tokens, weight). The
 # evaluation runs the seeds' knobs (max_crops 4 / 16 / 64, num_tokens 144 / 576); 64
@@ -172,15 +171,10 @@ class McTower(VitTower):
         return torch.cat([out[i, out.shape[1] - k :] for i, k in enumerate(keep)])
 
 
-class McLlava(nn.Module):
-    """Same attribute layout as VitLlava (vision / embed_tokens / decoder)."""
+class McLlava(VitLlava):
+    """VitLlava with MC-LLaVA's tower (coordinate embeddings over each crop's tokens)."""
 
-    def __init__(self, cfg: ModelConfig):
-        super().__init__()
-        self.vision_cfg, self.text_cfg = cfg.vit, cfg.text
-        self.vision = McTower(cfg.vit, cfg.text.hidden_size)
-        self.embed_tokens = nn.Embedding(cfg.text.vocab_size, cfg.text.hidden_size)
-        self.decoder = LlamaDecoder(cfg.text)
+    tower = McTower
 
 
 # ---- goldens for the runtime: the kept tokens' image rectangles ---------------------

@@ -112,11 +112,14 @@ class VitTower(nn.Module):
 
 class VitLlava(nn.Module):
     """Same attribute layout as tiny_model.TinyConvLlava (vision / embed_tokens / decoder),
-    so the training, evaluation and quantization-simulation code treats both alike."""
+    so the training, evaluation and quantization-simulation code treats both alike. A
+    subclass names another tower (MC-LLaVA's) in `tower`."""
+
+    tower: type[nn.Module] = VitTower
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.vision_cfg, self.text_cfg = cfg.vit, cfg.text
-        self.vision = VitTower(cfg.vit, cfg.text.hidden_size)
+        self.vision = self.tower(cfg.vit, cfg.text.hidden_size)
         self.embed_tokens = nn.Embedding(cfg.text.vocab_size, cfg.text.hidden_size)
         self.decoder = LlamaDecoder(cfg.text)
