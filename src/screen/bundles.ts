@@ -14,6 +14,7 @@ export const SHIPPED_BUNDLES: readonly ShippedBundle[] = [
   { path: 'models/loupe-synth/', label: 'Loupe-Synth (ConvLLaVA, trained)', visionInputs: ['pixel_values'] },
   { path: 'models/loupe-synth-mc/', label: 'Loupe-Synth MC-LLaVA (trained)', visionInputs: ['pixel_values', 'coords'] },
   { path: 'models/loupe-synth-piip/', label: 'Loupe-Synth PIIP (pyramid, trained)', visionInputs: ['pixel_values', 'pixel_values_low'] },
+  { path: 'models/loupe-synth-vit336/', label: 'Loupe-Synth ViT-336 (the control, trained)', visionInputs: ['pixel_values'] },
   { path: 'models/tiny-random-convllava/', label: 'tiny ConvLLaVA (random)', visionInputs: ['pixel_values'] },
   { path: 'models/tiny-random-mcllava/', label: 'tiny MC-LLaVA (random; crops + coords)', visionInputs: ['pixel_values', 'coords'] },
   { path: 'models/tiny-random-piip/', label: 'tiny PIIP (random; two-branch pyramid)', visionInputs: ['pixel_values', 'pixel_values_low'] },

@@ -220,4 +220,7 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
+    from .malloc import reexec_keeping_freed_memory
+
+    reexec_keeping_freed_memory("training.vlm.evaluate")
     main()

@@ -32,6 +32,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import fcntl  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
@@ -208,6 +209,20 @@ class Run:
         self.log = out / "train_log.jsonl"
         out.mkdir(parents=True, exist_ok=True)
 
+    def hold(self) -> None:
+        """One run per work directory: a second one (a background job thought stopped) would
+        write the same shards and checkpoints under the first one's feet."""
+        self._lock = open(self.out / ".lock", "a+")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.seek(0)
+            raise SystemExit(f"[train] another run (pid {self._lock.read().strip() or '?'}) is writing {self.out}: "
+                             "stop it first, or give this one another --out") from None
+        self._lock.truncate(0)
+        self._lock.write(str(os.getpid()))
+        self._lock.flush()
+
     def done(self, stage: str) -> dict | None:
         path = self.out / f"{stage}.done.json"
         return json.loads(path.read_text()) if path.exists() else None
@@ -248,6 +263,19 @@ def tokenizer_and_model(run: Run) -> tuple:
     return tok, mcfg, model
 
 
+STOP_GRACE_S = 30
+
+
+def stop(*_) -> None:
+    """SIGTERM: unwind (stage wall time saved, pool ended). A run was seen to outlive its
+    SIGTERM in the windows stage and go on training beside its replacement (an exit raised
+    while Python runs a finaliser is only printed): so an alarm ends the process for good
+    STOP_GRACE_S later (SIGALRM's default action)."""
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(STOP_GRACE_S)
+    sys.exit(143)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Train Loupe-Synth on this machine (resumable stages).")
     p.add_argument("--model", choices=list(MODEL_CONFIGS), default="convllava")
@@ -263,7 +291,7 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     # A stop (kill, session end) unwinds like an exception, so the stage's wall time so far
     # is saved and a rerun adds to it.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, stop)
     # LOUPE_TORCH_THREADS: fewer threads when another job shares the cores (oversubscribed
     # OpenMP threads spin against each other and run several times slower).
     torch.set_num_threads(int(os.environ.get("LOUPE_TORCH_THREADS", min(2, os.cpu_count() or 1))))
@@ -278,6 +306,7 @@ def main(argv=None) -> None:
     out = a.out or REPO / "training" / "runs" / a.model
     bundle_out = a.bundle_out or (REPO / "public" / "models" / BUNDLES[a.model][0] if a.model in BUNDLES else None)
     run = Run(out, recipe, a.smoke, bundle_out, a.skip_node)
+    run.hold()
     blas = blas_check()
     t_start = time.time()
     say(f"[train] {a.model} -> {out} (seed {a.seed}{', smoke' if a.smoke else ''}); BLAS: {blas}; "
@@ -375,4 +404,7 @@ def summarise(run: Run, t_start: float) -> None:
 
 
 if __name__ == "__main__":
+    from .malloc import reexec_keeping_freed_memory
+
+    reexec_keeping_freed_memory("training.vlm.pipeline")
     main()

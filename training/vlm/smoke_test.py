@@ -115,6 +115,43 @@ def check_pyramid_windows() -> float:
     return worst
 
 
+def check_one_run_per_directory() -> str:
+    """Two pipelines on one work directory would write the same shards and checkpoints: the
+    second is refused, naming the first."""
+    from .pipeline import Recipe, Run
+    with tempfile.TemporaryDirectory() as d:
+        first = Run(Path(d), Recipe(), True, None, True)
+        first.hold()
+        try:
+            Run(Path(d), Recipe(), True, None, True).hold()
+        except SystemExit as refused:
+            return str(refused)
+    raise AssertionError("a second run on the same work directory was let in")
+
+
+STOP_SWALLOWED = """
+import os, signal, time
+from training.vlm import pipeline
+pipeline.STOP_GRACE_S = 1
+signal.signal(signal.SIGTERM, pipeline.stop)
+class Finaliser:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)  # the exit it raises here is only printed
+Finaliser()
+time.sleep(30)
+print("outlived its SIGTERM")
+"""
+
+
+def check_stop_is_final() -> int:
+    """A SIGTERM whose exit Python swallows (raised in a finaliser) still ends the run: the
+    stop handler's alarm. Returns the signal that ended it."""
+    done = subprocess.run([sys.executable, "-c", STOP_SWALLOWED], capture_output=True, text=True, timeout=20)
+    if done.returncode != -14 or "outlived" in done.stdout:
+        raise AssertionError(f"stop(): exit {done.returncode}, {done.stdout!r} {done.stderr[-300:]!r}")
+    return -done.returncode
+
+
 def check_systems_report() -> int:
     """Issue 12's comparison table and chart (report_systems.py) from `npm run eval` lines: a row per
     (bundle, setting) in the systems' order, browser accuracy with PyTorch's beside it, a point per split."""
@@ -165,6 +202,8 @@ def main(argv=None) -> None:
     print(f"[smoke] packed rows = separate rows (max loss difference {check_packing():.2e})", flush=True)
     print(f"[smoke] PIIP windows: low input of a window = window of the low input (max difference {check_pyramid_windows()})", flush=True)
     print(f"[smoke] systems comparison report: {check_systems_report()} rows", flush=True)
+    print(f"[smoke] one run per work directory: {check_one_run_per_directory()}", flush=True)
+    print(f"[smoke] a swallowed SIGTERM still ends the run (signal {check_stop_is_final()})", flush=True)
     work = a.keep or Path(tempfile.mkdtemp(prefix="loupe-train-smoke-"))
     py = sys.executable
     try:
