@@ -16,6 +16,11 @@ go to <out>.items.jsonl (what the browser evaluation can be compared with item b
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # before torch is imported: the re-executed process imports it once
+    from .malloc import reexec_keeping_freed_memory
+
+    reexec_keeping_freed_memory("training.vlm.evaluate")
+
 import argparse
 import json
 import re
@@ -220,7 +225,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    from .malloc import reexec_keeping_freed_memory
-
-    reexec_keeping_freed_memory("training.vlm.evaluate")
     main()

@@ -31,6 +31,11 @@ import os
 # only contend (measured: 0.50 s vs 0.63-0.87 s per encoder step).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+if __name__ == "__main__":  # before torch is imported: the re-executed process imports it once
+    from .malloc import reexec_keeping_freed_memory
+
+    reexec_keeping_freed_memory("training.vlm.pipeline")
+
 import argparse  # noqa: E402
 import fcntl  # noqa: E402
 import importlib  # noqa: E402
@@ -404,7 +409,4 @@ def summarise(run: Run, t_start: float) -> None:
 
 
 if __name__ == "__main__":
-    from .malloc import reexec_keeping_freed_memory
-
-    reexec_keeping_freed_memory("training.vlm.pipeline")
     main()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import shutil
 import subprocess
 import sys
@@ -147,7 +148,7 @@ def check_stop_is_final() -> int:
     """A SIGTERM whose exit Python swallows (raised in a finaliser) still ends the run: the
     stop handler's alarm. Returns the signal that ended it."""
     done = subprocess.run([sys.executable, "-c", STOP_SWALLOWED], capture_output=True, text=True, timeout=20)
-    if done.returncode != -14 or "outlived" in done.stdout:
+    if done.returncode != -signal.SIGALRM or "outlived" in done.stdout:
         raise AssertionError(f"stop(): exit {done.returncode}, {done.stdout!r} {done.stderr[-300:]!r}")
     return -done.returncode
 
